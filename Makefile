@@ -1,0 +1,30 @@
+# The README's commands. Everything installs from the package registries.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch first and alone: 2.13.0 is the CPU wheel these machines serve locally.
+	$(PY) -m pip install torch==2.13.0
+	# Every extra in one resolver run (export.md: coremltools + litert-torch pins).
+	$(PY) -m pip install -e '.[export,test]'
+	touch $(STAMP)
+
+test: venv
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+demo: venv
+	$(PY) -m movnect demo --source sample --out demo_out
+
+bench: venv
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo_out

@@ -1,0 +1,3 @@
+from movnect.cli import main
+
+raise SystemExit(main())

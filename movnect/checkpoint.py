@@ -1,0 +1,136 @@
+"""Self-describing checkpoints, written atomically.
+
+A checkpoint is one `torch.save`d dict:
+  format          "movnect-checkpoint/1"
+  model_config    dict of ModelConfig       (rebuilds the network)
+  codec           dict of CodecConfig       (decodes its maps)
+  model           state_dict
+  extra           free-form dict: optimizer, scheduler, epoch/step, RNG states, run config...
+  version, git    package version and git revision that wrote it
+A model rebuilds from the file alone (`load_model`). Files are written to a temporary name in
+the same folder and renamed, so a crash never leaves a half-written checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from movnect import __version__
+from movnect.codec import Codec
+from movnect.config import ConfigError, from_dict
+from movnect.models import ModelConfig, build_model
+
+FORMAT = "movnect-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, unreadable or does not match what is asked of it."""
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+            capture_output=True, text=True, timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary file in the target folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(
+    path: str | Path, model: nn.Module, model_config: ModelConfig, codec: Codec,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a self-describing checkpoint atomically (see module docstring)."""
+    state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+    atomic_torch_save(
+        {
+            "format": FORMAT,
+            "model_config": asdict(model_config),
+            "codec": codec.to_dict(),
+            "model": state,
+            "extra": extra or {},
+            "version": __version__,
+            "git": git_revision(),
+        },
+        path,
+    )
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load the raw checkpoint dict with one-line errors for missing or corrupt files."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise CheckpointError(f"checkpoint {p} is unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not a movnect checkpoint (expected format {FORMAT})")
+    return ckpt
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig, Codec, dict[str, Any]]:
+    """Rebuild (model in eval mode, its ModelConfig, its Codec, the raw checkpoint dict)."""
+    ckpt = read_checkpoint(path)
+    try:
+        cfg = from_dict(ModelConfig, ckpt["model_config"])
+        codec = Codec.from_dict(ckpt["codec"])
+    except (ConfigError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: bad config ({exc})") from None
+    model = build_model(cfg)
+    load_state(model, ckpt["model"], str(path))
+    model.eval()
+    return model, cfg, codec, ckpt
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """load_state_dict with a one-line error that names the first mismatches."""
+    own = _unwrap(model).state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shape = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or unexpected or shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if shape:
+            k = shape[0]
+            parts.append(f"{len(shape)} of other shape (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})")
+        raise CheckpointError(f"{source}: weights do not match the model config: " + "; ".join(parts))
+    _unwrap(model).load_state_dict(state)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside DistributedDataParallel / torch.compile wrappers."""
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    return getattr(model, "_orig_mod", model)
