@@ -134,11 +134,23 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         path, value = parse_override(text)
         node = out
         for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
+            # An integer part indexes an array of tables: 'stages.1.epochs=3'.
+            if isinstance(node, list):
+                node = _list_item(node, part, text)
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
                 raise ConfigError(f"override {text!r}: {part} is not a table")
+        if isinstance(node, list):
+            raise ConfigError(f"override {text!r}: set a key inside an array item, e.g. {text.split('=')[0]}.key=...")
         node[path[-1]] = value
     return out
+
+
+def _list_item(items: list, part: str, text: str) -> Any:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"override {text!r}: {part!r} is not an index below {len(items)}")
+    return items[int(part)]
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
