@@ -1,9 +1,11 @@
 """Network architectures: the VNect teacher, the MoVNect student and a LitePose-style student.
 
-Every model maps a normalised image batch (B, 3, S, S) to a `PoseOutput`:
+Every model maps a normalised image batch (B, 3, S, S), S a multiple of 16, to a `PoseOutput`:
   maps    (B, 4J, S/8, S/8)  H (J) | X (J) | Y (J) | Z (J), decoded by movnect.codec
   bones   (B, 3J, S/8, S/8)  auxiliary parent-relative bone-vector maps dX | dY | dZ
-  feature (B, C, S/16, S/16) the last backbone feature (for feature distillation)
+  feature (B, C, S/16, S/16) the last stride-16 feature, the one the upsampling reads (for
+                             feature distillation): VNect res5b (C = 256), MoVNect Block13_b
+                             (192 x width), LitePose-style last stage (120 x width)
 `build_model(cfg)` is the one place that turns a config into a network.
 """
 from __future__ import annotations
