@@ -63,11 +63,28 @@ class TorchEstimator:
         return Prediction(dec.joints2d.numpy(), dec.confidence.numpy(), dec.joints3d.numpy())
 
 
+DEFAULT_MODEL = "default"
+DEFAULT_MODEL_FILE = Path(__file__).parent / "resources" / "default_student.pt"
+
+
+def resolve_model_spec(spec: str | Path) -> Path:
+    """The file a model name stands for: "default" -> the embedded default checkpoint
+    (DEFAULT_MODEL_FILE), anything else -> that path. Shared by predict, demo and export."""
+    if str(spec) == DEFAULT_MODEL:
+        if not DEFAULT_MODEL_FILE.is_file():
+            raise FileNotFoundError(
+                f"no default model is embedded in this installation (expected {DEFAULT_MODEL_FILE.name} "
+                "in movnect/resources); pass a checkpoint path instead"
+            )
+        return DEFAULT_MODEL_FILE
+    return Path(spec)
+
+
 def load_estimator(spec: str | Path) -> PoseEstimator:
     """A PoseEstimator from a checkpoint path (see module docstring for other specs)."""
     from movnect.checkpoint import load_model
 
-    path = Path(spec)
+    path = resolve_model_spec(spec)
     suffix = path.suffix.lower()
     if suffix in (".onnx", ".tflite"):
         from mobile_export.runtime import load_exported  # provided by the export package
