@@ -1,0 +1,147 @@
+"""Benchmark of the post-processing chain on SYNTHETIC sequences (not Human3.6M numbers).
+
+A kinematic rig moves smoothly (postprocess.kinematics.synthetic_motion) 4.5 m in front of a
+Human3.6M-like camera (f = 1145 px, 1000 x 1000, no distortion); the "network output" is the
+projected 2D plus Gaussian noise, the root-relative 3D plus Gaussian noise, and dropped joints
+(NaN, confidence 0). The chain is: 1-Euro on 2D and on 3D (VNect presets, VNect-unit scales)
+-> skeleton fit (VNect weights) -> box tracker. Prints ONE JSON object: per-frame latency of
+the filters, the fit and the rotation read-out (median, p95 in ms, one thread), jitter
+(mean per-joint acceleration error, mm/frame^2) and MPJPE (root-relative, mm) of the raw
+input and of the fit, reprojection error, and translation error with exact 2D.
+
+    python bench/postprocess.py [--frames 900] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from movnect.camera import CropBox, Intrinsics, project  # noqa: E402
+from postprocess.kinematics import Skeleton, forward_kinematics, synthetic_motion  # noqa: E402
+from postprocess.one_euro import VNECT_2D, VNECT_3D, OneEuroFilter, vnect_scale_2d, vnect_scale_3d  # noqa: E402
+from postprocess.skeleton_fit import FitConfig, SkeletonFitter, estimate_bone_lengths  # noqa: E402
+from postprocess.tracker import BoxTracker  # noqa: E402
+
+# Bone lengths (mm) of an average Human3.6M subject, BONES order (child joints 1..16).
+H36M_LENGTHS = (133, 454, 446, 133, 454, 446, 234, 257, 117, 115, 151, 279, 249, 151, 279, 249)
+CAMERA = Intrinsics((1145.0, 1144.0), (512.0, 515.0), width=1000, height=1000)
+
+
+def make_sequence(frames: int, seed: int, noise2d: float, noise3d: float, drop: float, fps: float = 30.0):
+    """Ground truth and noisy observations; returns a dict of arrays."""
+    rng = np.random.default_rng(seed)
+    ts = np.arange(frames) / fps
+    root, local = synthetic_motion(ts, rng)
+    gt, _ = forward_kinematics(Skeleton(H36M_LENGTHS).offsets, root, local)
+    k = project(gt, CAMERA) + rng.normal(0, noise2d, (frames, 17, 2))
+    x = gt - gt[:, :1] + rng.normal(0, noise3d, (frames, 17, 3))
+    x[:, 0] = 0.0
+    conf = rng.uniform(0.6, 1.0, (frames, 17))
+    dropped = rng.random((frames, 17)) < drop
+    dropped[:, 0] = False
+    k[dropped], x[dropped], conf[dropped] = np.nan, np.nan, 0.0
+    return {"t": ts, "gt": gt, "k": k, "x": x, "conf": conf}
+
+
+def accel_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean over frames and joints of |second difference of pred - that of gt|, root-relative."""
+    a = lambda p: p[2:] - 2 * p[1:-1] + p[:-2]  # noqa: E731
+    rel_p, rel_g = pred - pred[:, :1], gt - gt[:, :1]
+    e = np.linalg.norm(a(rel_p) - a(rel_g), axis=-1)
+    return float(np.nanmean(e))
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    return float(np.nanmean(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1)))
+
+
+def run_chain(seq: dict, skeleton: Skeleton, fit_cfg: FitConfig, filtered: bool = True) -> dict:
+    n = len(seq["t"])
+    f2, f3 = OneEuroFilter(VNECT_2D), OneEuroFilter(VNECT_3D)
+    fitter = SkeletonFitter(skeleton, CAMERA, fit_cfg)
+    tracker = BoxTracker(CropBox(0.0, 0.0, 1000.0))
+    s3 = vnect_scale_3d(skeleton.knee_neck_length)
+    out = np.full((n, 17, 3), np.nan)
+    t_filt, t_fit, t_rot, reproj = [], [], [], []
+    for i in range(n):
+        t, k, x, c = seq["t"][i], seq["k"][i], seq["x"][i], seq["conf"][i]
+        t0 = time.perf_counter()
+        if filtered:
+            k = f2(k, t, scale=vnect_scale_2d(tracker.box.side), valid=c >= 0.1)
+            x = f3(x, t, scale=s3, valid=c >= 0.1)
+        t1 = time.perf_counter()
+        res = fitter.fit(k, x, c, t)
+        t2 = time.perf_counter()
+        if res is not None:
+            _ = res.local_rotations
+        t3 = time.perf_counter()
+        tracker.update(seq["k"][i], c, t)
+        if res is not None and not res.held:
+            out[i] = res.joints
+            reproj.append(res.reprojection_error_px)
+        t_filt.append(t1 - t0), t_fit.append(t2 - t1), t_rot.append(t3 - t2)
+    ms = lambda v: {"median_ms": round(float(np.median(v[1:]) * 1e3), 4),  # noqa: E731
+                    "p95_ms": round(float(np.percentile(v[1:], 95) * 1e3), 4)}
+    return {"joints": out, "filter": ms(t_filt), "fit": ms(t_fit), "rotations": ms(t_rot),
+            "reprojection_px": float(np.median(reproj))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=900)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--noise2d", type=float, default=3.0, help="px")
+    ap.add_argument("--noise3d", type=float, default=25.0, help="mm per coordinate")
+    ap.add_argument("--drop", type=float, default=0.05, help="fraction of dropped joints")
+    ap.add_argument("--iterations", type=int, default=FitConfig().iterations)
+    args = ap.parse_args()
+
+    seq = make_sequence(args.frames, args.seed, args.noise2d, args.noise3d, args.drop)
+    skeleton = estimate_bone_lengths(seq["x"][:30], seq["conf"][:30])
+    cfg = FitConfig(iterations=args.iterations)
+    chain = run_chain(seq, skeleton, cfg)
+    fit_only = run_chain(seq, skeleton, cfg, filtered=False)
+    raw3d = seq["x"] + seq["gt"][:, :1]
+    acc_raw, acc_fit = accel_error(raw3d, seq["gt"]), accel_error(chain["joints"], seq["gt"])
+
+    exact = make_sequence(args.frames, args.seed + 1, 0.0, args.noise3d, 0.0)
+    ex = run_chain(exact, estimate_bone_lengths(exact["x"][:30]), cfg)
+    root_err = np.linalg.norm(ex["joints"][:, 0] - exact["gt"][:, 0], axis=-1) / exact["gt"][:, 0, 2]
+
+    result = {
+        "benchmark": "postprocess (synthetic sequences; NOT Human3.6M)",
+        "frames": args.frames, "fps": 30, "noise2d_px": args.noise2d, "noise3d_mm": args.noise3d,
+        "dropped_fraction": args.drop, "fit_iterations": cfg.iterations,
+        "latency": {"filters_2d_3d": chain["filter"], "fit": chain["fit"], "rotations": chain["rotations"]},
+        "jitter_accel_mm_per_frame2": {"raw": round(acc_raw, 2), "filter_fit": round(acc_fit, 2),
+                                       "fit_only": round(accel_error(fit_only["joints"], seq["gt"]), 2),
+                                       "reduction": round(1 - acc_fit / acc_raw, 4)},
+        "mpjpe_mm": {"raw": round(mpjpe(raw3d, seq["gt"]), 2),
+                     "filter_fit": round(mpjpe(chain["joints"], seq["gt"]), 2),
+                     "fit_only": round(mpjpe(fit_only["joints"], seq["gt"]), 2)},
+        "reprojection_px_median": round(chain["reprojection_px"], 3),
+        "translation_error_exact_2d": {"median_pct_of_depth": round(float(np.median(root_err)) * 100, 3),
+                                       "max_pct_of_depth": round(float(np.max(root_err)) * 100, 3)},
+        "bone_length_spread_mm": float(np.ptp(np.linalg.norm(
+            chain["joints"][:, 1:] - chain["joints"][:, [p for p in (0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)]],
+            axis=-1), axis=0).max()),
+        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                    "numpy": np.__version__, "platform": platform.platform(),
+                    "threads": os.environ.get("OMP_NUM_THREADS")},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""Rotations, the kinematic skeleton, forward kinematics and a synthetic motion generator.
+
+Conventions (pinned by tests/postprocess/test_kinematics.py):
+  * Quaternions are (w, x, y, z), unit norm; `matrix_to_quaternion` returns w >= 0.
+  * Axis-angle (rotation vector) = unit axis * angle in radians, angle in [0, pi].
+  * A rotation matrix R acts on column vectors: v' = R @ v.
+  * Skeleton axes are the camera axes of the project (x right, y down, z forward, mm).
+    The rest (T-)pose stands upright facing the camera (towards -z): up is -y, the person's
+    left is +x, arms horizontal, legs straight down. Every bone of the rest pose is along an
+    axis (`REST_DIRECTIONS`), so a personalised skeleton is fully given by its 16 bone lengths.
+  * Joint k carries a rotation that turns the rest offsets of ALL its children (as in BVH and
+    in avatar rigs): the pelvis turns both hips and the spine, the thorax turns the neck and
+    both shoulders. Local rotation R_k is relative to the parent's frame; global
+    G_k = G_parent(k) @ R_k (root: G_0 = R_0); position P_c = P_k + G_k @ offset_c.
+    Leaf joints (feet, wrists, head top) have no child, so their rotation is identity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from movnect.camera import quaternion_to_matrix
+from movnect.skeleton import NUM_JOINTS, PARENTS
+
+__all__ = [
+    "REST_DIRECTIONS", "ROTATING_JOINTS", "LEVELS", "Skeleton", "cross", "skew", "axis_angle_to_matrix",
+    "matrix_to_quaternion", "quaternion_to_matrix", "quaternion_to_axis_angle",
+    "axis_angle_to_quaternion", "matrix_to_axis_angle", "quaternion_multiply",
+    "forward_kinematics", "global_to_local", "swing_rotation", "rotations_from_positions",
+    "LIMBS", "LIMB_HINGES", "synthetic_motion",
+]
+
+# Direction of bone parent(j) -> j in the rest pose (camera axes), one row per joint.
+REST_DIRECTIONS: np.ndarray = np.array([
+    [0, 0, 0],                                   # root
+    [-1, 0, 0], [0, 1, 0], [0, 1, 0],            # right hip, knee, foot
+    [1, 0, 0], [0, 1, 0], [0, 1, 0],             # left hip, knee, foot
+    [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0],  # spine, thorax, neck base, head
+    [1, 0, 0], [1, 0, 0], [1, 0, 0],             # left shoulder, elbow, wrist
+    [-1, 0, 0], [-1, 0, 0], [-1, 0, 0],          # right shoulder, elbow, wrist
+], dtype=np.float64)
+REST_DIRECTIONS.setflags(write=False)
+
+# Joints whose rotation moves something (they have children), in joint order.
+ROTATING_JOINTS: tuple[int, ...] = tuple(j for j in range(NUM_JOINTS) if j in PARENTS)
+
+
+def _levels() -> tuple[np.ndarray, ...]:
+    depth = [0] * NUM_JOINTS
+    for j in range(1, NUM_JOINTS):
+        depth[j] = depth[PARENTS[j]] + 1
+    return tuple(np.array([j for j in range(NUM_JOINTS) if depth[j] == d])
+                 for d in range(1, max(depth) + 1))
+
+
+# Non-root joints grouped by tree depth: FK runs one batched step per level.
+LEVELS: tuple[np.ndarray, ...] = _levels()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rotations
+
+
+def _check(x: np.ndarray, tail: tuple[int, ...], name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < len(tail) or x.shape[x.ndim - len(tail):] != tail:
+        raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, tail))}), got {x.shape}")
+    return x
+
+
+_I1, _I2 = np.array([1, 2, 0]), np.array([2, 0, 1])
+
+
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a x b over the last axis of (..., 3) arrays (np.cross without its ~50 us overhead)."""
+    return a[..., _I1] * b[..., _I2] - a[..., _I2] * b[..., _I1]
+
+
+_SKEW = np.array([[0, 0, 0], [0, 0, -1], [0, 1, 0], [0, 0, 1], [0, 0, 0], [-1, 0, 0],
+                  [0, -1, 0], [1, 0, 0], [0, 0, 0]], dtype=np.float64)   # vec(skew(v)) = _SKEW @ v
+
+
+def skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrices: (..., 3) -> (..., 3, 3) with skew(a) @ b = a x b."""
+    v = _check(v, (3,), "skew")
+    return (v @ _SKEW.T).reshape(v.shape[:-1] + (3, 3))
+
+
+def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
+    """Rodrigues' formula, (..., 3) radians -> (..., 3, 3); exact to float precision near 0."""
+    rotvec = _check(rotvec, (3,), "axis_angle_to_matrix")
+    theta2 = np.sum(rotvec * rotvec, axis=-1)[..., None, None]
+    theta = np.sqrt(theta2)
+    small = theta2 < 1e-12
+    safe = np.where(small, 1.0, theta)
+    a = np.where(small, 1.0 - theta2 / 6.0, np.sin(safe) / safe)            # sin t / t
+    b = np.where(small, 0.5 - theta2 / 24.0, (1.0 - np.cos(safe)) / (safe * safe))
+    k = skew(rotvec)
+    return np.eye(3) + a * k + b * (k @ k)
+
+
+def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4) (w, x, y, z), w >= 0.
+
+    Uses the largest of the four candidate denominators (Shepperd), so it is stable for every
+    rotation, 180-degree turns included.
+    """
+    r = _check(r, (3, 3), "matrix_to_quaternion")
+    m00, m11, m22 = r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]
+    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
+                     1 - m00 + m11 - m22, 1 - m00 - m11 + m22], axis=-1)
+    best = np.argmax(cand, axis=-1)
+    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], 1e-300)) * 2.0
+    d21, d02, d10 = r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]
+    s21, s02, s10 = r[..., 2, 1] + r[..., 1, 2], r[..., 0, 2] + r[..., 2, 0], r[..., 1, 0] + r[..., 0, 1]
+    q = np.stack([
+        np.stack([s / 4, d21 / s, d02 / s, d10 / s], -1),
+        np.stack([d21 / s, s / 4, s10 / s, s02 / s], -1),
+        np.stack([d02 / s, s10 / s, s / 4, s21 / s], -1),
+        np.stack([d10 / s, s02 / s, s21 / s, s / 4], -1),
+    ], axis=-2)
+    q = np.take_along_axis(q, best[..., None, None], axis=-2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
+    """Quaternions (..., 4) (w, x, y, z) -> rotation vectors (..., 3), angle in [0, pi]."""
+    q = _check(q, (4,), "quaternion_to_axis_angle")
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    if np.any(norm < 1e-12):
+        raise ValueError("quaternion_to_axis_angle: zero-norm quaternion")
+    q = q / norm
+    q = np.where(q[..., :1] < 0, -q, q)
+    s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, q[..., :1])
+    small = s < 1e-8
+    scale = np.where(small, 2.0 / np.maximum(q[..., :1], 1e-12), angle / np.where(small, 1.0, s))
+    return q[..., 1:] * scale
+
+
+def axis_angle_to_quaternion(rotvec: np.ndarray) -> np.ndarray:
+    """Rotation vectors (..., 3) -> unit quaternions (..., 4) (w, x, y, z)."""
+    rotvec = _check(rotvec, (3,), "axis_angle_to_quaternion")
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    half = angle / 2.0
+    small = angle < 1e-8
+    k = np.where(small, 0.5 - angle**2 / 48.0, np.sin(half) / np.where(small, 1.0, angle))
+    return np.concatenate([np.cos(half), rotvec * k], axis=-1)
+
+
+def matrix_to_axis_angle(r: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) -> rotation vectors (..., 3) (via the quaternion)."""
+    return quaternion_to_axis_angle(matrix_to_quaternion(r))
+
+
+def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b of (..., 4) quaternions (w, x, y, z): rotate by b, then by a."""
+    a, b = _check(a, (4,), "quaternion_multiply a"), _check(b, (4,), "quaternion_multiply b")
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
+                     aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skeleton and forward kinematics
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A personalised kinematic skeleton: the 17-joint tree with fixed bone lengths.
+
+    bone_lengths: 16 lengths in mm, one per non-root joint j = 1..16 (bone parent(j) -> j,
+    the order of movnect.skeleton.BONES). All must be finite and > 1e-3 mm.
+    """
+
+    bone_lengths: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        lengths = np.asarray(self.bone_lengths, dtype=np.float64)
+        if lengths.shape != (NUM_JOINTS - 1,):
+            raise ValueError(f"Skeleton: expected {NUM_JOINTS - 1} bone lengths, got shape {lengths.shape}")
+        if not np.all(np.isfinite(lengths)) or np.any(lengths <= 1e-3):
+            bad = [j + 1 for j in np.flatnonzero(~(np.isfinite(lengths) & (lengths > 1e-3)))]
+            raise ValueError(f"Skeleton: bone lengths must be finite and > 0 mm; bad bones "
+                             f"(child joints) {bad}: {lengths[np.array(bad) - 1].tolist()}")
+        object.__setattr__(self, "bone_lengths", tuple(float(x) for x in lengths))
+
+    @classmethod
+    def from_lengths(cls, lengths: np.ndarray) -> "Skeleton":
+        return cls(tuple(np.asarray(lengths, dtype=np.float64).reshape(-1).tolist()))
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """(17, 3) rest offsets from each joint's parent, mm (row 0 = zeros)."""
+        off = REST_DIRECTIONS * np.concatenate([[0.0], self.bone_lengths])[:, None]
+        off.setflags(write=False)
+        return off
+
+    @cached_property
+    def rest_pose(self) -> np.ndarray:
+        """(17, 3) joint positions of the T-pose with the root at the origin, mm."""
+        pos, _ = forward_kinematics(self.offsets, np.zeros(3), np.broadcast_to(np.eye(3), (NUM_JOINTS, 3, 3)))
+        return pos
+
+    @property
+    def knee_neck_length(self) -> float:
+        """Path length knee -> hip -> pelvis -> spine -> thorax -> neck base (mean of sides), mm.
+
+        The body-size measure VNect normalises to (92 cm); used for 1-Euro speed scaling.
+        """
+        b = np.concatenate([[0.0], self.bone_lengths])
+        return float((b[2] + b[5]) / 2 + (b[1] + b[4]) / 2 + b[7] + b[8] + b[9])
+
+
+def forward_kinematics(
+    offsets: np.ndarray, root_position: np.ndarray, local_rotations: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions and global rotations of a posed skeleton.
+
+    Args:
+        offsets: (17, 3) rest offsets (Skeleton.offsets), mm.
+        root_position: (..., 3) pelvis position, mm.
+        local_rotations: (..., 17, 3, 3) rotation of each joint relative to its parent.
+    Returns:
+        positions (..., 17, 3) mm and global rotations (..., 17, 3, 3).
+    """
+    offsets = _check(offsets, (NUM_JOINTS, 3), "forward_kinematics offsets")
+    local = _check(local_rotations, (NUM_JOINTS, 3, 3), "forward_kinematics local_rotations")
+    root = _check(root_position, (3,), "forward_kinematics root_position")
+    if root.shape[:-1] != local.shape[:-3]:
+        raise ValueError(f"forward_kinematics: root {root.shape} and rotations {local.shape} "
+                         "have different batch shapes")
+    glob = np.empty_like(local)
+    pos = np.empty(local.shape[:-1], dtype=np.float64)
+    glob[..., 0, :, :] = local[..., 0, :, :]
+    pos[..., 0, :] = root
+    parents = np.asarray(PARENTS)
+    for idx in LEVELS:
+        par = parents[idx]
+        g_par = glob[..., par, :, :]
+        pos[..., idx, :] = pos[..., par, :] + (g_par @ offsets[idx][..., None])[..., 0]
+        glob[..., idx, :, :] = g_par @ local[..., idx, :, :]
+    return pos, glob
+
+
+def global_to_local(global_rotations: np.ndarray) -> np.ndarray:
+    """(..., 17, 3, 3) global rotations -> local rotations R_k = G_parent^T G_k."""
+    glob = _check(global_rotations, (NUM_JOINTS, 3, 3), "global_to_local")
+    local = glob.copy()
+    par = np.asarray(PARENTS[1:])
+    local[..., 1:, :, :] = np.swapaxes(glob[..., par, :, :], -1, -2) @ glob[..., 1:, :, :]
+    return local
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.sqrt((v * v).sum(-1, keepdims=True)), 1e-12)
+
+
+def swing_rotation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Smallest rotations taking unit vectors x to unit vectors y: (n, 3), (n, 3) -> (n, 3, 3).
+
+    Opposite vectors get a 180-degree turn about an axis perpendicular to x.
+    """
+    v = cross(x, y)
+    c = (x * y).sum(-1)
+    k = skew(v)
+    r = np.eye(3) + k + (k @ k) / np.maximum(1.0 + c, 1e-18)[:, None, None]
+    anti = c < -1.0 + 1e-9
+    if np.any(anti):
+        helper = np.where(np.abs(x[anti, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+        axis = _unit(cross(x[anti], helper))
+        r[anti] = 2.0 * axis[:, :, None] * axis[:, None, :] - np.eye(3)
+    return r
+
+
+# Limbs as (upper joint, middle joint, end joint) and the rest flexion axis of the middle joint
+# (knees: +x; left elbow: +y; right elbow: -y; positive rotation about it = flexion).
+LIMBS = np.array([[1, 2, 3], [4, 5, 6], [11, 12, 13], [14, 15, 16]])
+LIMB_HINGES = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, -1.0, 0]])
+
+
+def rotations_from_positions(joints: np.ndarray, pelvis: np.ndarray, thorax: np.ndarray) -> np.ndarray:
+    """Global joint rotations of a posed rig from its joint positions.
+
+    Twist about a bone is not observable from 17 points, so it is set by convention: hips and
+    shoulders are turned so that the knee / elbow bends about its hinge axis (the normal of
+    the limb's plane, blended towards the swing-only axis when the limb is nearly straight);
+    spine, neck, knees and elbows take the swing-only (minimal-twist) rotation from their
+    parent; leaves copy their parent. With these rotations, forward_kinematics reproduces
+    `joints` exactly (when `joints` have the rig's bone lengths and pelvis/thorax shapes).
+
+    Args:
+        joints: (17, 3) positions, mm.
+        pelvis, thorax: (3, 3) global rotations of joints 0 and 8 (they carry several
+            children, so they are inputs: the fitter solves for them).
+    Returns:
+        (17, 3, 3) global rotations (rest pose = identity).
+    """
+    p = _check(joints, (NUM_JOINTS, 3), "rotations_from_positions joints")
+    glob = np.empty((NUM_JOINTS, 3, 3))
+    glob[0], glob[8] = pelvis, thorax
+    gp = glob[[0, 8, 0, 0, 8, 8]]
+    a = _unit(p[[8, 10, 2, 5, 12, 15]] - p[[7, 9, 1, 4, 11, 14]])
+    rest = REST_DIRECTIONS[[8, 10, 2, 5, 12, 15]]
+    swing = swing_rotation((gp @ rest[..., None])[..., 0], a) @ gp
+    glob[[7, 9]] = swing[:2]
+    a4, rest4 = a[2:], rest[2:]
+    b4 = _unit(p[LIMBS[:, 2]] - p[LIMBS[:, 1]])
+    n_swing = (swing[2:] @ LIMB_HINGES[..., None])[..., 0]
+    n = cross(a4, b4) + 0.17 * n_swing          # 0.17 ~ sin(10 deg): blend when straight
+    n = n - a4 * (n * a4).sum(-1, keepdims=True)
+    norm = np.sqrt((n * n).sum(-1, keepdims=True))
+    n = np.where(norm > 1e-6, n / np.maximum(norm, 1e-12), n_swing)
+    world = np.stack([a4, n, cross(a4, n)], axis=-1)
+    restf = np.stack([rest4, LIMB_HINGES, cross(rest4, LIMB_HINGES)], axis=-1)
+    upper = world @ np.swapaxes(restf, -1, -2)
+    glob[LIMBS[:, 0]] = upper
+    x2 = (upper @ REST_DIRECTIONS[LIMBS[:, 2]][..., None])[..., 0]
+    glob[LIMBS[:, 1]] = swing_rotation(x2, b4) @ upper
+    glob[[3, 6, 10, 13, 16]] = glob[[2, 5, 9, 12, 15]]
+    return glob
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic motion (tests and benchmarks)
+
+
+def synthetic_motion(
+    timestamps: np.ndarray, rng: np.random.Generator, depth_mm: float = 4500.0,
+    amplitude: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth random motion of the 17-joint rig: sums of sinusoids on joint angles.
+
+    Arms hang about 60 degrees below the T-pose, knees and elbows bend one way only (hinges),
+    the body turns +-35 degrees about the vertical and wanders about 0.5 m in front of the
+    camera (under 1 m/s). Joint-angle frequencies 0.1-1 Hz: everyday motion, not sport.
+
+    Args:
+        timestamps: (T,) seconds, increasing.
+        rng: source of the random amplitudes, frequencies and phases.
+        depth_mm: mean pelvis depth in front of the camera.
+        amplitude: multiplier on all joint-angle amplitudes.
+    Returns:
+        root positions (T, 3) mm (camera frame) and local rotations (T, 17, 3, 3).
+    """
+    t = np.asarray(timestamps, dtype=np.float64)
+    if t.ndim != 1 or t.size < 1:
+        raise ValueError(f"synthetic_motion: expected (T,) timestamps, got shape {t.shape}")
+
+    def wave(amp: float, n: int = 2, f_max: float = 1.0) -> np.ndarray:
+        f = rng.uniform(0.1 * f_max, f_max, n)
+        ph = rng.uniform(0, 2 * np.pi, n)
+        a = rng.uniform(0.5, 1.0, n) * amp / n
+        return (a[None] * np.sin(2 * np.pi * f[None] * t[:, None] + ph[None])).sum(-1)
+
+    amp = amplitude
+    rv = np.zeros((t.size, NUM_JOINTS, 3))
+    rv[:, 0] = np.stack([wave(0.15 * amp), wave(0.6 * amp), wave(0.1 * amp)], -1)  # root
+    for hip, knee in ((1, 2), (4, 5)):
+        rv[:, hip] = np.stack([wave(0.6 * amp), wave(0.15 * amp), wave(0.2 * amp)], -1)
+        rv[:, knee, 0] = 0.5 * amp + wave(0.5 * amp)          # flexion >= 0 (hinge about x)
+    for j in (7, 8):
+        rv[:, j] = np.stack([wave(0.15 * amp), wave(0.2 * amp), wave(0.1 * amp)], -1)
+    rv[:, 9] = np.stack([wave(0.3 * amp), wave(0.3 * amp), wave(0.2 * amp)], -1)
+    for sh, el, side in ((11, 12, 1.0), (14, 15, -1.0)):
+        rv[:, sh] = np.stack([wave(0.5 * amp), wave(0.6 * amp), side * (1.0 + wave(0.5 * amp))], -1)
+        rv[:, el, 1] = side * (0.8 * amp + wave(0.7 * amp))   # flexion towards the front
+    rv[:, (1, 2, 4, 5, 12, 15), :] = np.clip(rv[:, (1, 2, 4, 5, 12, 15), :], -2.5, 2.5)
+    rv[:, 2, 0] = np.maximum(rv[:, 2, 0], 0.0)
+    rv[:, 5, 0] = np.maximum(rv[:, 5, 0], 0.0)
+    rv[:, 12, 1] = np.maximum(rv[:, 12, 1], 0.0)
+    rv[:, 15, 1] = np.minimum(rv[:, 15, 1], 0.0)
+    local = axis_angle_to_matrix(rv)
+    root = np.stack([wave(400.0, f_max=0.3), 100.0 + wave(40.0), depth_mm + wave(500.0, f_max=0.3)], -1)
+    return root, local
