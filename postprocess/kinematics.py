@@ -186,7 +186,7 @@ class Skeleton:
         if lengths.shape != (NUM_JOINTS - 1,):
             raise ValueError(f"Skeleton: expected {NUM_JOINTS - 1} bone lengths, got shape {lengths.shape}")
         if not np.all(np.isfinite(lengths)) or np.any(lengths <= 1e-3):
-            bad = [j + 1 for j in np.flatnonzero(~(np.isfinite(lengths) & (lengths > 1e-3)))]
+            bad = [int(j) + 1 for j in np.flatnonzero(~(np.isfinite(lengths) & (lengths > 1e-3)))]
             raise ValueError(f"Skeleton: bone lengths must be finite and > 0 mm; bad bones "
                              f"(child joints) {bad}: {lengths[np.array(bad) - 1].tolist()}")
         object.__setattr__(self, "bone_lengths", tuple(float(x) for x in lengths))

@@ -175,7 +175,7 @@ def estimate_bone_lengths(joints3d: np.ndarray, confidence: np.ndarray | None = 
             lengths[:, a - 1] = lengths[:, b - 1] = np.nan
             lengths[0, a - 1] = lengths[0, b - 1] = np.nanmedian(both) if np.any(np.isfinite(both)) else np.nan
     if np.any(np.all(np.isnan(lengths), axis=0)):
-        missing = [j + 1 for j in np.flatnonzero(np.all(np.isnan(lengths), axis=0))]
+        missing = [int(j) + 1 for j in np.flatnonzero(np.all(np.isnan(lengths), axis=0))]
         raise ValueError(f"estimate_bone_lengths: no valid sample for bones ending at joints {missing}")
     return Skeleton.from_lengths(np.nanmedian(lengths, axis=0))
 
@@ -378,6 +378,8 @@ class SkeletonFitter:
         rest = np.where(legs, REST_DIRECTIONS[FREE_BONES] @ g0.T, REST_DIRECTIONS[FREE_BONES] @ g8.T)
         ok = (w3[FREE_BONES] > 0) & ((w3[par] > 0) | (par == 0))
         uf = np.where(ok[:, None], _unit(pl[FREE_BONES] - pl[par]), rest if prev is None else prev[3])
+        if self.config.joint_limits:
+            uf = self._limit(g0, uf)
         rel = PATH @ self._bones(g0, g8, uf)
         d = np.array([0.0, 0.0, self.config.default_depth_mm]) if prev is None else prev[0]
         sel = w2 > 0
@@ -465,9 +467,8 @@ class SkeletonFitter:
             state = (d, g0, g8, uf, tb)
             p = PATH @ self._bones(g0, g8, uf) + d
         self._state = state
-        used = w2 > 0
-        err2 = r[48:82].reshape(NUM_JOINTS, 2)[used] / data.s_pj[used, None]
-        reproj = float(np.sqrt((err2 * err2).sum(-1)).mean())
+        proj = p[:, :2] / np.maximum(p[:, 2:], 1.0) * self._f + self._c
+        reproj = float(np.sqrt(((proj - k) ** 2).sum(-1))[w2 > 0].mean())
         self._push(t, p)
         self._last = FitResult(p, state[1], state[2], reproj, cost, False, t)
         return self._last
