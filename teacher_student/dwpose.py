@@ -52,15 +52,17 @@ class FeatureProjector(nn.Module):
 
 class StudentWithProjector(nn.Module):
     """Stage-1 training module: the student and its projector under one parent (one DDP
-    wrapper, one optimiser). forward(x) -> (PoseOutput of the student, projected feature)."""
+    wrapper, one optimiser). forward(x) -> (PoseOutput of the student, projected feature, or
+    None without a projector: with the feature loss off it must not exist, or DDP would wait
+    for gradients of unused parameters)."""
 
-    def __init__(self, student: nn.Module, projector: FeatureProjector) -> None:
+    def __init__(self, student: nn.Module, projector: FeatureProjector | None) -> None:
         super().__init__()
         self.student, self.projector = student, projector
 
-    def forward(self, x: Tensor) -> tuple[PoseOutput, Tensor]:
+    def forward(self, x: Tensor) -> tuple[PoseOutput, Tensor | None]:
         out = self.student(x)
-        return out, self.projector(out.feature)
+        return out, None if self.projector is None else self.projector(out.feature)
 
 
 @torch.no_grad()
