@@ -1,0 +1,298 @@
+"""Human3.6M evaluation: protocol row selection, model predictions, scores, reports.
+
+Protocol (shared reference h36m.json 'protocols'): test subjects S9 and S11, every 64th video
+frame (rows whose `frame` is a multiple of `frame_step`), all cameras, the 17 joints of
+movnect.skeleton; metrics from movnect.metrics on root-relative poses:
+  MPJPE (root subtracted), PA-MPJPE (similarity Procrustes, no reflection), N-MPJPE (optimal
+  uniform scale), 3DPCK @ 150 mm and AUC over 0..150 mm (all 17 joints).
+`overall` averages over all frames; `action_mean` averages the 15 per-action means (the
+"Avg" column of most papers' tables). Both are reported, named.
+
+Two sources of predictions: a checkpoint run on the file's stored crops (optionally with the
+flip test: maps of the mirrored crop mapped back with codec.flip_maps and averaged), or an
+.npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
+frame, which must cover exactly the protocol's rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from movnect import metrics, skeleton
+from movnect.codec import Codec
+
+
+@dataclass(frozen=True)
+class Protocol:
+    subjects: tuple[str, ...] = ("S9", "S11")
+    frame_step: int = 64
+    flip_test: bool = False
+
+    def __post_init__(self) -> None:
+        if self.frame_step < 1 or not self.subjects:
+            raise ValueError(f"protocol needs subjects and frame_step >= 1, got {self}")
+
+
+@dataclass
+class GroundTruth:
+    rows: np.ndarray        # (N,) HDF5 row numbers, increasing
+    joints3d: np.ndarray    # (N, 17, 3) mm camera frame
+    action: np.ndarray      # (N,) index into action_names
+    action_names: list[str]
+    cameras: list[str]
+    file_frame_step: int
+
+
+def _names(f: Any, key: str) -> list[str]:
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in f[f"names/{key}"][...]]
+
+
+def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
+    """Rows of a prepare-h36m file selected by the protocol, with their 3D joints."""
+    from movnect.data.h36m import open_h36m
+
+    with open_h36m(path) as f:
+        if "joints3d" not in f:
+            raise ValueError(f"{path} has no 3D labels (no 'joints3d' dataset): eval needs a file with 3D joints")
+        subjects = _names(f, "subjects")
+        unknown = [s for s in protocol.subjects if s not in subjects]
+        if unknown:
+            raise ValueError(f"{path}: subject(s) {', '.join(unknown)} not in the file (it has {', '.join(subjects)})")
+        want = [subjects.index(s) for s in protocol.subjects]
+        subject, frame = f["subject"][...], f["frame"][...]
+        rows = np.flatnonzero(np.isin(subject, want) & (frame % protocol.frame_step == 0))
+        if len(rows) == 0:
+            raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0")
+        joints = f["joints3d"][...][rows].astype(np.float64)
+        if not np.isfinite(joints).all():
+            raise ValueError(f"{path}: 3D labels of the selected rows are not all finite (no 3D ground truth?)")
+        cams = sorted(set(f["camera"][...][rows].tolist()))
+        camera_names = _names(f, "cameras")
+        return GroundTruth(rows, joints, f["action"][...][rows].astype(np.int64), _names(f, "actions"),
+                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)))
+
+
+def read_crops(path: str | Path, rows: np.ndarray, size: int) -> np.ndarray:
+    """Stored JPEG crops of `rows` as (N, size, size, 3) uint8 RGB (resized if stored otherwise)."""
+    import cv2
+
+    from movnect.data.h36m import open_h36m
+
+    out = np.empty((len(rows), size, size, 3), np.uint8)
+    with open_h36m(path) as f:
+        images = f["images"]
+        for i, r in enumerate(rows):
+            bgr = cv2.imdecode(np.asarray(images[int(r)]), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise ValueError(f"{path}: row {int(r)} holds an undecodable image")
+            if bgr.shape[:2] != (size, size):
+                bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+            out[i] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return out
+
+
+@torch.no_grad()
+def predict_rows(model: torch.nn.Module, codec: Codec, path: str | Path, rows: np.ndarray,
+                 flip_test: bool = False, batch_size: int = 32,
+                 progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Root-relative 3D joints (N, 17, 3) mm predicted from the stored crops of `rows`.
+
+    `progress(n)` is called after each batch with the number of rows it did.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    try:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            crops = read_crops(path, chunk, codec.config.input_size)
+            x = codec.normalize(torch.from_numpy(crops).permute(0, 3, 1, 2).to(device))
+            maps = model(x).maps.float()
+            if flip_test:
+                maps = 0.5 * (maps + codec.flip_maps(model(x.flip(-1)).maps.float()))
+            out.append(codec.decode(maps.cpu()).joints3d.double().numpy())
+            if progress is not None:
+                progress(len(chunk))
+    finally:
+        model.train(was_training)
+    return np.concatenate(out)
+
+
+def read_predictions(path: str | Path, gt: GroundTruth) -> np.ndarray:
+    """Predictions (N, 17, 3) from an .npz, ordered like gt.rows; one-line errors otherwise."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"predictions not found: {p}")
+    try:
+        data = np.load(p)
+        keys = set(data.files)
+    except Exception as exc:  # not an npz at all
+        raise ValueError(f"{p} is not a readable .npz ({type(exc).__name__}: {exc})") from None
+    missing_keys = [k for k in ("index", "joints3d") if k not in keys]
+    if missing_keys:
+        raise ValueError(f"{p}: missing key(s) {', '.join(missing_keys)} (has {', '.join(sorted(keys)) or 'none'}; "
+                         "expected index (N,) and joints3d (N, 17, 3))")
+    index, joints = np.asarray(data["index"]), np.asarray(data["joints3d"], dtype=np.float64)
+    j = skeleton.NUM_JOINTS
+    if joints.ndim != 3 or joints.shape[1:] != (j, 3):
+        raise ValueError(f"{p}: joints3d must have shape (N, {j}, 3), got {joints.shape}")
+    if index.ndim != 1 or len(index) != len(joints):
+        raise ValueError(f"{p}: index has shape {index.shape} but joints3d has {len(joints)} rows")
+    if len(np.unique(index)) != len(index):
+        raise ValueError(f"{p}: index holds repeated rows")
+    if len(index) != len(gt.rows) or not np.array_equal(np.sort(index), gt.rows):
+        missing = np.setdiff1d(gt.rows, index)
+        extra = np.setdiff1d(index, gt.rows)
+        detail = (f"missing e.g. row {missing[0]}" if len(missing) else f"row {extra[0]} is not in the protocol")
+        raise ValueError(f"{p}: predictions cover {len(index)} rows but the protocol selects {len(gt.rows)} ({detail})")
+    if not np.isfinite(joints).all():
+        raise ValueError(f"{p}: joints3d contains NaN or infinite values")
+    return joints[np.argsort(index)]
+
+
+def _figures(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    return {"mpjpe": metrics.mpjpe_errors(pred, gt), "pa_mpjpe": metrics.pa_mpjpe_errors(pred, gt),
+            "n_mpjpe": metrics.n_mpjpe_errors(pred, gt)}
+
+
+def score(pred: np.ndarray, gt: GroundTruth) -> dict[str, Any]:
+    """Overall, action-mean, per-action and per-joint figures (mm; PCK/AUC in percent)."""
+    err = _figures(pred, gt.joints3d)
+    overall = {k: float(v.mean()) for k, v in err.items()}
+    overall["pck150"] = metrics.pck(err["mpjpe"])
+    overall["auc"] = metrics.auc(err["mpjpe"])
+    per_action: dict[str, dict[str, float]] = {}
+    for a in np.unique(gt.action):
+        sel = gt.action == a
+        row: dict[str, float] = {"frames": int(sel.sum())}
+        row.update({k: float(v[sel].mean()) for k, v in err.items()})
+        row["pck150"] = metrics.pck(err["mpjpe"][sel])
+        per_action[gt.action_names[int(a)]] = row
+    action_mean = {k: float(np.mean([r[k] for r in per_action.values()]))
+                   for k in ("mpjpe", "pa_mpjpe", "n_mpjpe", "pck150")}
+    per_joint = {name: {k: float(v[:, j].mean()) for k, v in err.items()}
+                 for j, name in enumerate(skeleton.JOINT_NAMES)}
+    return {"frames": int(len(pred)), "overall": overall, "action_mean": action_mean,
+            "per_action": per_action, "per_joint": per_joint}
+
+
+def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | None = None,
+             predictions: str | Path | None = None, device: str = "cpu", batch_size: int = 32,
+             progress: Callable[[int], None] | None = None,
+             on_rows: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Score a checkpoint (run on the file's crops) or a predictions .npz; returns the report
+    dict (figures + protocol). `on_rows(n)` is told the number of rows before predicting."""
+    if (checkpoint is None) == (predictions is None):
+        raise ValueError("evaluate: give exactly one of a checkpoint and a predictions file")
+    if predictions is not None and protocol.flip_test:
+        raise ValueError("the flip test needs a checkpoint (it runs the model on mirrored crops)")
+    gt = load_ground_truth(data, protocol)
+    if checkpoint is not None:
+        from movnect.checkpoint import load_model
+
+        model, _cfg, codec, _ = load_model(checkpoint)
+        if codec.num_joints != skeleton.NUM_JOINTS:
+            raise ValueError(f"checkpoint {checkpoint} predicts {codec.num_joints} joints; eval needs {skeleton.NUM_JOINTS}")
+        if on_rows is not None:
+            on_rows(len(gt.rows))
+        pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, progress)
+        source = {"checkpoint": str(checkpoint)}
+    else:
+        pred = read_predictions(predictions, gt)  # type: ignore[arg-type]
+        source = {"predictions": str(predictions)}
+    result = score(pred, gt)
+    result["protocol"] = {
+        **asdict(protocol), "subjects": list(protocol.subjects), "data": str(data), **source,
+        "rows": "frame % frame_step == 0 of the subjects, all cameras: " + ", ".join(gt.cameras),
+        "file_frame_step": gt.file_frame_step,
+        "joints": f"Human3.6M {skeleton.NUM_JOINTS} joints (movnect.skeleton order), root = pelvis",
+        "alignment": {
+            "mpjpe": "root (pelvis) subtracted from prediction and ground truth",
+            "pa_mpjpe": "similarity Procrustes per frame: rotation (no reflection), uniform scale, translation",
+            "n_mpjpe": "root subtracted, prediction scaled by s = sum<p,g> / sum<p,p>",
+            "pck150_auc": "root-relative, all joints, error < threshold; AUC over 0..150 mm step 5",
+        },
+        "averages": "overall = mean over frames; action_mean = mean of per-action means",
+    }
+    if protocol.frame_step % gt.file_frame_step:
+        result["protocol"]["note"] = (
+            f"the file keeps every {gt.file_frame_step}th frame, which {protocol.frame_step} is not a multiple "
+            f"of: only frames that are multiples of both are scored (prepare the test subjects with frame step "
+            f"1 or a divisor of {protocol.frame_step} for the standard frame set)")
+    return result
+
+
+# ---- reports ---------------------------------------------------------------------------------
+
+def markdown_report(result: dict[str, Any]) -> str:
+    """Markdown: the protocol, overall figures, per-action and per-joint tables."""
+    p = result["protocol"]
+    o, m = result["overall"], result["action_mean"]
+    src = p.get("checkpoint") or p.get("predictions")
+    lines = [
+        "# Human3.6M evaluation",
+        "",
+        f"- source: `{src}`; data: `{p['data']}`",
+        f"- subjects: {', '.join(p['subjects'])}; frames: every {p['frame_step']}th video frame "
+        f"({result['frames']} frames; {p['rows']})",
+        f"- joints: {p['joints']}; flip test: {'yes' if p['flip_test'] else 'no'}",
+        f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "
+        f"N-MPJPE: {p['alignment']['n_mpjpe']}; 3DPCK/AUC: {p['alignment']['pck150_auc']}",
+    ]
+    if "note" in p:
+        lines.append(f"- note: {p['note']}")
+    lines += [
+        "",
+        "| average | MPJPE mm | PA-MPJPE mm | N-MPJPE mm | 3DPCK@150 % | AUC % |",
+        "|---|---|---|---|---|---|",
+        f"| over frames | {o['mpjpe']:.1f} | {o['pa_mpjpe']:.1f} | {o['n_mpjpe']:.1f} | {o['pck150']:.1f} | {o['auc']:.1f} |",
+        f"| over actions | {m['mpjpe']:.1f} | {m['pa_mpjpe']:.1f} | {m['n_mpjpe']:.1f} | {m['pck150']:.1f} | - |",
+        "",
+        "| action | frames | MPJPE mm | PA-MPJPE mm | N-MPJPE mm | 3DPCK@150 % |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in result["per_action"].items():
+        lines.append(f"| {name} | {r['frames']} | {r['mpjpe']:.1f} | {r['pa_mpjpe']:.1f} | {r['n_mpjpe']:.1f} | {r['pck150']:.1f} |")
+    lines += ["", "| joint | MPJPE mm | PA-MPJPE mm | N-MPJPE mm |", "|---|---|---|---|"]
+    for name, r in result["per_joint"].items():
+        lines.append(f"| {name} | {r['mpjpe']:.1f} | {r['pa_mpjpe']:.1f} | {r['n_mpjpe']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def action_chart(result: dict[str, Any], path: str | Path) -> None:
+    """Per-action bar chart (MPJPE and PA-MPJPE) as a PNG."""
+    from matplotlib.figure import Figure
+
+    names = list(result["per_action"])
+    x = np.arange(len(names))
+    fig = Figure(figsize=(max(6.0, 0.6 * len(names) + 2), 4))
+    ax = fig.add_subplot()
+    ax.bar(x - 0.2, [result["per_action"][n]["mpjpe"] for n in names], 0.4, label="MPJPE")
+    ax.bar(x + 0.2, [result["per_action"][n]["pa_mpjpe"] for n in names], 0.4, label="PA-MPJPE")
+    ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("mm")
+    p = result["protocol"]
+    ax.set_title(f"{', '.join(p['subjects'])}, every {p['frame_step']}th frame, {result['frames']} frames"
+                 f"{', flip test' if p['flip_test'] else ''}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=100)
+
+
+def write_report(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write eval.json, eval.md and eval_actions.png into `out_dir`; returns their paths."""
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "eval.json", "markdown": out / "eval.md", "chart": out / "eval_actions.png"}
+    paths["json"].write_text(json.dumps(result, indent=2) + "\n")
+    paths["markdown"].write_text(markdown_report(result))
+    action_chart(result, paths["chart"])
+    return paths

@@ -1,0 +1,165 @@
+"""Evaluation: protocol row selection, hand-computed per-action figures, reports, checkpoint
+runs with the flip test, and one-line CLI errors for bad inputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from movnect import evaluate, skeleton
+from movnect.checkpoint import save_checkpoint
+from movnect.cli import main
+from movnect.codec import Codec, CodecConfig
+from movnect.models import ModelConfig, build_model
+
+ACTIONS = ["Directions", "Eating", "Walking"]
+
+
+def _pose(rng: np.random.Generator) -> np.ndarray:
+    return rng.normal(scale=250.0, size=(17, 3)) + np.array([0.0, 0.0, 4500.0])
+
+
+def write_h5(path: Path, with3d: bool = True, crop: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+    """A minimal file in the prepare-h36m schema (docs/data.md): subjects S1, S9, S11; frames
+    0, 32, 64, ..., 224 of one action per subject; two cameras; random JPEG crops."""
+    rng = np.random.default_rng(seed)
+    rows = [(s, a, c, fr) for s, a in ((0, 0), (1, 1), (2, 2), (1, 0)) for c in (0, 1) for fr in range(0, 256, 32)]
+    subj, act, cam, frame = (np.array(x) for x in zip(*rows))
+    j3 = np.stack([_pose(rng) for _ in rows]).astype(np.float32)
+    jpgs = [np.frombuffer(cv2.imencode(".jpg", rng.integers(0, 255, (crop, crop, 3), dtype=np.uint8))[1].tobytes(),
+                          dtype=np.uint8) for _ in rows]
+    with h5py.File(path, "w") as f:
+        img = f.create_dataset("images", (len(rows),), dtype=h5py.vlen_dtype(np.uint8))
+        img[...] = np.array(jpgs + [None], dtype=object)[:-1]
+        if with3d:
+            f["joints3d"] = j3
+        f["subject"], f["action"] = subj.astype(np.int16), act.astype(np.int16)
+        f["camera"], f["frame"] = cam.astype(np.int16), frame.astype(np.int32)
+        s = h5py.string_dtype()
+        f.create_dataset("names/subjects", data=np.array(["S1", "S9", "S11"], dtype=object), dtype=s)
+        f.create_dataset("names/actions", data=np.array(ACTIONS, dtype=object), dtype=s)
+        f.create_dataset("names/cameras", data=np.array(["54138969", "55011271"], dtype=object), dtype=s)
+        f.attrs.update({"format": "movnect-h36m", "complete": True, "frame_step": 32, "crop_size": crop})
+    return {"subject": subj, "action": act, "frame": frame, "joints3d": j3}
+
+
+def test_protocol_selects_subjects_and_frame_step(tmp_path: Path) -> None:
+    meta = write_h5(tmp_path / "d.h5")
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", evaluate.Protocol(("S9", "S11"), 64))
+    want = np.flatnonzero(np.isin(meta["subject"], [1, 2]) & (meta["frame"] % 64 == 0))
+    np.testing.assert_array_equal(gt.rows, want)
+    assert len(gt.rows) == 3 * 2 * 4  # three sequences x two cameras x frames 0, 64, 128, 192
+    np.testing.assert_array_equal(gt.joints3d, meta["joints3d"][want])
+    assert gt.cameras == ["54138969", "55011271"] and gt.file_frame_step == 32
+
+
+def _npz(path: Path, index: np.ndarray, joints: np.ndarray) -> Path:
+    np.savez(path, index=index, joints3d=joints)
+    return path
+
+
+def test_scores_from_predictions_hand_computed(tmp_path: Path) -> None:
+    meta = write_h5(tmp_path / "d.h5")
+    proto = evaluate.Protocol(("S9", "S11"), 64)
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", proto)
+    pred = gt.joints3d.copy() + 1000.0  # a global shift is removed by every alignment
+    # action 1 (Eating): move the left wrist 30 mm along x in every frame
+    eating = gt.action == 1
+    pred[eating, 13, 0] += 30.0
+    # action 0 (Directions, subject S9 part): a rotated + scaled copy: PA-MPJPE 0, MPJPE not
+    rot = cv2.Rodrigues(np.array([0.0, 0.7, 0.0]))[0]
+    d = gt.action == 0
+    pred[d] = 1.2 * (gt.joints3d[d] - gt.joints3d[d][:, :1]) @ rot.T
+    order = np.random.default_rng(1).permutation(len(gt.rows))  # any row order is accepted
+    _npz(tmp_path / "p.npz", gt.rows[order], pred[order])
+    res = evaluate.evaluate(tmp_path / "d.h5", proto, predictions=tmp_path / "p.npz")
+    eat = res["per_action"]["Eating"]
+    assert eat["frames"] == int(eating.sum()) == 8
+    assert eat["mpjpe"] == pytest.approx(30.0 / 17)
+    assert res["per_action"]["Walking"]["mpjpe"] == pytest.approx(0.0, abs=1e-6)
+    assert res["per_action"]["Directions"]["pa_mpjpe"] == pytest.approx(0.0, abs=1e-6)
+    assert res["per_action"]["Directions"]["mpjpe"] > 50.0
+    assert res["per_joint"]["left_wrist"]["mpjpe"] > res["per_joint"]["right_wrist"]["mpjpe"]
+    n = len(gt.rows)
+    assert res["overall"]["mpjpe"] == pytest.approx(
+        (8 * 30.0 / 17 + d.sum() * res["per_action"]["Directions"]["mpjpe"]) / n)
+    assert res["action_mean"]["mpjpe"] == pytest.approx(np.mean([r["mpjpe"] for r in res["per_action"].values()]))
+    assert res["protocol"]["subjects"] == ["S9", "S11"] and res["protocol"]["frame_step"] == 64
+    assert 0 <= res["overall"]["auc"] <= res["overall"]["pck150"] <= 100
+
+
+def test_report_files_name_the_protocol(tmp_path: Path) -> None:
+    write_h5(tmp_path / "d.h5")
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", evaluate.Protocol())
+    _npz(tmp_path / "p.npz", gt.rows, gt.joints3d + 5.0)
+    assert main(["eval", "--data", str(tmp_path / "d.h5"), "--predictions", str(tmp_path / "p.npz"),
+                 "--out", str(tmp_path / "rep")]) == 0
+    md = (tmp_path / "rep" / "eval.md").read_text()
+    assert "subjects: S9, S11" in md and "every 64th video frame" in md and "no reflection" in md
+    assert "| Eating |" in md and "| left_wrist |" in md
+    assert json.loads((tmp_path / "rep" / "eval.json").read_text())["overall"]["mpjpe"] == pytest.approx(0.0, abs=1e-4)
+    assert (tmp_path / "rep" / "eval_actions.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_checkpoint_eval_with_flip_test(tmp_path: Path) -> None:
+    write_h5(tmp_path / "d.h5", crop=80)  # stored crops are resized to the codec's 64
+    cfg = ModelConfig(name="movnect", width=0.35)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    codec = Codec(CodecConfig(input_size=64))
+    save_checkpoint(tmp_path / "m.pt", model, cfg, codec)
+    proto = evaluate.Protocol(("S9",), 64, flip_test=False)
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", proto)
+    plain = evaluate.predict_rows(model, codec, tmp_path / "d.h5", gt.rows, batch_size=5)
+    flip = evaluate.predict_rows(model, codec, tmp_path / "d.h5", gt.rows, flip_test=True, batch_size=7)
+    assert plain.shape == flip.shape == (len(gt.rows), 17, 3)
+    assert not np.allclose(plain, flip)
+    # the flip test of mirrored crops is the mirror of the flip test of the crops
+    crops = evaluate.read_crops(tmp_path / "d.h5", gt.rows[:2], 64)
+    x = codec.normalize(torch.from_numpy(crops).permute(0, 3, 1, 2))
+    with torch.no_grad():
+        model.eval()
+        m = model(x).maps
+        mf = model(x.flip(-1)).maps
+    avg = 0.5 * (m + codec.flip_maps(mf))
+    avg_of_mirror = 0.5 * (mf + codec.flip_maps(m))
+    torch.testing.assert_close(codec.flip_maps(avg_of_mirror), avg, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(codec.decode(avg).joints3d.numpy(), flip[:2], atol=1e-3)
+    assert main(["eval", "--checkpoint", str(tmp_path / "m.pt"), "--data", str(tmp_path / "d.h5"),
+                 "--subjects", "S9", "--flip-test", "--out", str(tmp_path / "r")]) == 0
+    res = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert res["protocol"]["flip_test"] and res["frames"] == len(gt.rows)
+    assert res["overall"]["mpjpe"] == pytest.approx(
+        float(np.linalg.norm(flip - (gt.joints3d - gt.joints3d[:, :1]), axis=-1).mean()), rel=1e-4)
+
+
+def _run_err(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("movnect: error:") and "\n" not in err
+    return err
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_h5(tmp_path / "d.h5")
+    write_h5(tmp_path / "no3d.h5", with3d=False)
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", evaluate.Protocol())
+    data = ["eval", "--data", str(tmp_path / "d.h5"), "--out", str(tmp_path / "r"), "--predictions"]
+    err = _run_err(["eval", "--data", str(tmp_path / "no3d.h5"), "--predictions",
+                    str(_npz(tmp_path / "a.npz", gt.rows, gt.joints3d))], capsys)
+    assert "no 3D labels" in err
+    err = _run_err(data + [str(_npz(tmp_path / "b.npz", gt.rows, gt.joints3d[:, :16]))], capsys)
+    assert "joints3d must have shape (N, 17, 3), got (24, 16, 3)" in err
+    err = _run_err(data + [str(_npz(tmp_path / "c.npz", gt.rows[:-1], gt.joints3d[:-1]))], capsys)
+    assert "predictions cover 23 rows but the protocol selects 24" in err
+    np.savez(tmp_path / "d.npz", rows=gt.rows, joints3d=gt.joints3d)
+    assert "missing key(s) index (has joints3d, rows" in _run_err(data + [str(tmp_path / "d.npz")], capsys)
+    assert "subject(s) S7 not in the file" in _run_err(
+        data[:-1] + ["--subjects", "S7", "--predictions", str(tmp_path / "a.npz")], capsys)
+    assert "not found" in _run_err(["eval", "--data", str(tmp_path / "d.h5"), "--checkpoint",
+                                    str(tmp_path / "missing.pt")], capsys)
