@@ -3,17 +3,20 @@ frozen, DWPose's stage 2 keeps the backbone and yields a normal checkpoint, OKDH
 are its best branch, mismatched teachers are refused, stage 2 resumes exactly."""
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 
 from movnect.checkpoint import load_model, read_checkpoint, save_checkpoint
 from movnect.codec import Codec, CodecConfig
 from movnect.models import ModelConfig, build_model
 from movnect.train.config import ExperimentConfig, OptimizerConfig, StageConfig, TrainConfig
-from movnect.train.distributed import DistEnv
+from movnect.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from teacher_student.config import DWPoseConfig, MimicryConfig, OKDHPConfig
 from teacher_student.okdhp import MultiBranchMoVNect, extract_branch
 from teacher_student.trainers import (
@@ -155,3 +158,41 @@ def test_okdhp_loss_falls_and_checkpoints_hold_the_best_branch(tmp_path: Path, d
     assert torch.equal(model(x).maps, net(x).branches[best].maps)
     logged = (tmp_path / "metrics.jsonl").read_text()
     assert "val/mpjpe_ensemble" in logged and "val/mpjpe_branch2" in logged
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, port: int, teacher: str, out: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    env = setup_distributed("cpu")
+    try:
+        sets, val = [ToyPoseDataset(16, CODEC)] * 2, ToyPoseDataset(6, CODEC, seed=9)
+        exp = _exp(_stage("distill", epochs=1, steps=2), _stage("head", epochs=1, steps=2))
+        torch.manual_seed(rank)  # DDP broadcasts rank 0's weights
+        dwp = DWPoseTrainer(build_model(STUDENT), STUDENT, CODEC, exp, Path(out) / "dw", env,
+                            load_teacher(teacher, STUDENT, CODEC), DWPoseConfig(self_kd_stage="head"))
+        dwp.fit(sets, val)
+        torch.manual_seed(rank)
+        net = MultiBranchMoVNect(17, width=0.25, branches=2, fau_hidden=8)
+        okd = OKDHPTrainer(net, STUDENT, CODEC, _exp(_stage("main", epochs=1, steps=2)), Path(out) / "okd", env,
+                           OKDHPConfig(branches=2))
+        okd.fit(sets[:1], val)
+        torch.save({"dw": dwp.model.state_dict(), "okd": net.state_dict()}, f"{out}/rank{rank}.pt")
+    finally:
+        teardown_distributed()
+
+
+def test_two_process_gloo_runs_keep_replicas_identical(tmp_path: Path, teacher_path: Path) -> None:
+    mp.spawn(_ddp_worker, args=(_free_port(), str(teacher_path), str(tmp_path)), nprocs=2, join=True)
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
+    for part in ("dw", "okd"):
+        for k, v in r0[part].items():
+            torch.testing.assert_close(r1[part][k], v, rtol=0, atol=0, msg=f"{part} {k}")
+    assert load_model(tmp_path / "dw" / "checkpoints" / "last.pt")[1] == STUDENT
