@@ -24,12 +24,14 @@ import numpy as np
 from movnect.camera import quaternion_to_matrix
 from movnect.skeleton import NUM_JOINTS, PARENTS
 
+SYMMETRIC_BONES = ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16))  # (right, left) bones
+
 __all__ = [
     "REST_DIRECTIONS", "ROTATING_JOINTS", "LEVELS", "Skeleton", "cross", "skew", "axis_angle_to_matrix",
     "matrix_to_quaternion", "quaternion_to_matrix", "quaternion_to_axis_angle",
     "axis_angle_to_quaternion", "matrix_to_axis_angle", "quaternion_multiply",
     "forward_kinematics", "global_to_local", "swing_rotation", "rotations_from_positions",
-    "LIMBS", "LIMB_HINGES", "synthetic_motion",
+    "LIMBS", "LIMB_HINGES", "kabsch_rotation", "estimate_bone_lengths", "synthetic_motion",
 ]
 
 # Direction of bone parent(j) -> j in the rest pose (camera axes), one row per joint.
@@ -89,16 +91,12 @@ def skew(v: np.ndarray) -> np.ndarray:
 
 
 def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
-    """Rodrigues' formula, (..., 3) radians -> (..., 3, 3); exact to float precision near 0."""
+    """Rodrigues' formula, (..., 3) radians -> (..., 3, 3); stable near 0 (half-angle form)."""
     rotvec = _check(rotvec, (3,), "axis_angle_to_matrix")
-    theta2 = np.sum(rotvec * rotvec, axis=-1)[..., None, None]
-    theta = np.sqrt(theta2)
-    small = theta2 < 1e-12
-    safe = np.where(small, 1.0, theta)
-    a = np.where(small, 1.0 - theta2 / 6.0, np.sin(safe) / safe)            # sin t / t
-    b = np.where(small, 0.5 - theta2 / 24.0, (1.0 - np.cos(safe)) / (safe * safe))
+    theta = np.maximum(np.sqrt((rotvec * rotvec).sum(-1)), 1e-30)[..., None, None]
+    half = np.sin(theta / 2.0) / theta                       # 1 - cos t = 2 sin^2(t / 2)
     k = skew(rotvec)
-    return np.eye(3) + a * k + b * (k @ k)
+    return np.eye(3) + (np.sin(theta) / theta) * k + (2.0 * half * half) * (k @ k)
 
 
 def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
@@ -327,6 +325,54 @@ def rotations_from_positions(joints: np.ndarray, pelvis: np.ndarray, thorax: np.
     return glob
 
 
+def kabsch_rotation(rest: np.ndarray, obs: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    """Rotation R minimising sum w |R rest_i - obs_i|^2 (unit vectors); None if degenerate."""
+    if np.count_nonzero(w > 0) < 2:
+        return None
+    h = (rest * w[:, None]).T @ obs
+    u, s, vt = np.linalg.svd(h)
+    if s[1] < 1e-6 * max(s[0], 1e-12):
+        return None
+    d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
+    return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+
+
+def estimate_bone_lengths(joints3d: np.ndarray, confidence: np.ndarray | None = None,
+                          min_confidence: float = 0.3, symmetric: bool = True) -> Skeleton:
+    """Personalise bone lengths: per-bone median over frames (robust to outlier frames).
+
+    Args:
+        joints3d: (T, 17, 3) predicted 3D joints (root-relative or not), mm; NaN = missing.
+        confidence: (T, 17) or None; a bone counts in a frame if both ends are >= min_confidence.
+        symmetric: average each left/right pair (arms, legs, hips, shoulders).
+    Returns:
+        the Skeleton; ValueError if a bone never has a valid sample or its median is 0.
+    """
+    x = np.asarray(joints3d, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1:] != (NUM_JOINTS, 3) or x.shape[0] < 1:
+        raise ValueError(f"estimate_bone_lengths: expected (T, {NUM_JOINTS}, 3), got shape {x.shape}")
+    ok = np.all(np.isfinite(x), axis=-1)
+    if confidence is not None:
+        c = np.asarray(confidence, dtype=np.float64)
+        if c.shape != x.shape[:2]:
+            raise ValueError(f"estimate_bone_lengths: confidence must be {x.shape[:2]}, got {c.shape}")
+        ok &= c >= min_confidence
+    par = np.asarray(PARENTS[1:])
+    lengths = np.linalg.norm(x[:, 1:] - x[:, par], axis=-1)
+    lengths = np.where(ok[:, 1:] & ok[:, par], lengths, np.nan)
+    seen = np.isfinite(lengths).any(axis=0)
+    med = np.full(NUM_JOINTS - 1, np.nan)
+    med[seen] = np.nanmedian(lengths[:, seen], axis=0)
+    for a, b in SYMMETRIC_BONES if symmetric else ():
+        both = lengths[:, [a - 1, b - 1]]
+        if np.isfinite(both).any():       # pooled median; fills a side never seen
+            med[a - 1] = med[b - 1] = np.nanmedian(both)
+    if np.isnan(med).any():
+        missing = [int(j) + 1 for j in np.flatnonzero(np.isnan(med))]
+        raise ValueError(f"estimate_bone_lengths: no valid sample for bones ending at joints {missing}")
+    return Skeleton.from_lengths(med)
+
+
 # ---------------------------------------------------------------------------------------------
 # Synthetic motion (tests and benchmarks)
 
@@ -371,11 +417,8 @@ def synthetic_motion(
     for sh, el, side in ((11, 12, 1.0), (14, 15, -1.0)):
         rv[:, sh] = np.stack([wave(0.5 * amp), wave(0.6 * amp), side * (1.0 + wave(0.5 * amp))], -1)
         rv[:, el, 1] = side * (0.8 * amp + wave(0.7 * amp))   # flexion towards the front
-    rv[:, (1, 2, 4, 5, 12, 15), :] = np.clip(rv[:, (1, 2, 4, 5, 12, 15), :], -2.5, 2.5)
-    rv[:, 2, 0] = np.maximum(rv[:, 2, 0], 0.0)
-    rv[:, 5, 0] = np.maximum(rv[:, 5, 0], 0.0)
-    rv[:, 12, 1] = np.maximum(rv[:, 12, 1], 0.0)
-    rv[:, 15, 1] = np.minimum(rv[:, 15, 1], 0.0)
+    rv[:, (2, 5, 12), (0, 0, 1)] = np.clip(rv[:, (2, 5, 12), (0, 0, 1)], 0.0, 2.5)   # hinges
+    rv[:, 15, 1] = np.clip(rv[:, 15, 1], -2.5, 0.0)
     local = axis_angle_to_matrix(rv)
     root = np.stack([wave(400.0, f_max=0.3), 100.0 + wave(40.0), depth_mm + wave(500.0, f_max=0.3)], -1)
     return root, local

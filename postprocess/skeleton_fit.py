@@ -32,11 +32,6 @@ their parent; leaves (feet, wrists, head top) copy their parent (no information)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-from scipy.linalg import lapack
-
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -46,7 +41,8 @@ from scipy.linalg import lapack
 from movnect.camera import Intrinsics, undistort
 from movnect.skeleton import NUM_JOINTS, PARENTS
 from postprocess.kinematics import (
-    REST_DIRECTIONS, Skeleton, cross, global_to_local, matrix_to_quaternion,
+    REST_DIRECTIONS, Skeleton, axis_angle_to_matrix, cross, estimate_bone_lengths,
+    global_to_local, kabsch_rotation, matrix_to_quaternion, quaternion_to_matrix,
     rotations_from_positions, skew,
 )
 
@@ -58,7 +54,6 @@ FREE_BONES = np.array([2, 3, 5, 6, 8, 10, 12, 13, 15, 16])  # bones with their o
 BONE_ORDER = np.concatenate([ROOT_BONES, THORAX_BONES, FREE_BONES])  # internal bone order
 N_FREE = len(FREE_BONES)
 N_PARAMS = 9 + 2 * N_FREE
-SYMMETRIC_BONES = ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16))
 
 
 def _path_matrix() -> np.ndarray:
@@ -146,52 +141,6 @@ class FitResult:
         return matrix_to_quaternion(self.global_rotations)
 
 
-def estimate_bone_lengths(joints3d: np.ndarray, confidence: np.ndarray | None = None,
-                          min_confidence: float = 0.3, symmetric: bool = True) -> Skeleton:
-    """Personalise bone lengths: per-bone median over frames (robust to outlier frames).
-
-    Args:
-        joints3d: (T, 17, 3) predicted 3D joints (root-relative or not), mm; NaN = missing.
-        confidence: (T, 17) or None; a bone counts in a frame if both ends are >= min_confidence.
-        symmetric: average each left/right pair (arms, legs, hips, shoulders).
-    Returns:
-        the Skeleton; ValueError if a bone never has a valid sample or its median is 0.
-    """
-    x = np.asarray(joints3d, dtype=np.float64)
-    if x.ndim != 3 or x.shape[1:] != (NUM_JOINTS, 3) or x.shape[0] < 1:
-        raise ValueError(f"estimate_bone_lengths: expected (T, {NUM_JOINTS}, 3), got shape {x.shape}")
-    ok = np.all(np.isfinite(x), axis=-1)
-    if confidence is not None:
-        c = np.asarray(confidence, dtype=np.float64)
-        if c.shape != x.shape[:2]:
-            raise ValueError(f"estimate_bone_lengths: confidence must be {x.shape[:2]}, got {c.shape}")
-        ok &= c >= min_confidence
-    par = np.asarray(PARENTS[1:])
-    lengths = np.linalg.norm(x[:, 1:] - x[:, par], axis=-1)
-    lengths = np.where(ok[:, 1:] & ok[:, par], lengths, np.nan)
-    if symmetric:
-        for a, b in SYMMETRIC_BONES:
-            both = np.concatenate([lengths[:, a - 1], lengths[:, b - 1]])
-            lengths[:, a - 1] = lengths[:, b - 1] = np.nan
-            lengths[0, a - 1] = lengths[0, b - 1] = np.nanmedian(both) if np.any(np.isfinite(both)) else np.nan
-    if np.any(np.all(np.isnan(lengths), axis=0)):
-        missing = [int(j) + 1 for j in np.flatnonzero(np.all(np.isnan(lengths), axis=0))]
-        raise ValueError(f"estimate_bone_lengths: no valid sample for bones ending at joints {missing}")
-    return Skeleton.from_lengths(np.nanmedian(lengths, axis=0))
-
-
-def _kabsch(rest: np.ndarray, obs: np.ndarray, w: np.ndarray) -> np.ndarray | None:
-    """Rotation R minimising sum w |R rest_i - obs_i|^2 (unit vectors); None if degenerate."""
-    if np.count_nonzero(w > 0) < 2:
-        return None
-    h = (rest * w[:, None]).T @ obs
-    u, s, vt = np.linalg.svd(h)
-    if s[1] < 1e-6 * max(s[0], 1e-12):
-        return None
-    d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
-    return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-
-
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.sqrt((v * v).sum(-1, keepdims=True)), 1e-12)
 
@@ -209,22 +158,6 @@ def _tangent_basis(u: np.ndarray) -> np.ndarray:
     out[:, 0, 0], out[:, 1, 0], out[:, 2, 0] = 1.0 + sign * x * x * a, sign * bxy, -sign * x
     out[:, 0, 1], out[:, 1, 1], out[:, 2, 1] = bxy, sign + y * y * a, -y
     return out
-
-
-def _rodrigues(w: np.ndarray) -> np.ndarray:
-    """Small batch of rotation vectors (n, 3) -> (n, 3, 3) (lean axis_angle_to_matrix)."""
-    theta = np.maximum(np.sqrt((w * w).sum(-1)), 1e-30)[:, None, None]
-    half = np.sin(theta / 2.0) / theta
-    k = skew(w)
-    return np.eye(3) + (np.sin(theta) / theta) * k + (2.0 * half * half) * (k @ k)
-
-
-def _orthonormalise(r: np.ndarray) -> np.ndarray:
-    """Re-orthonormalise rotation matrices (..., 3, 3) by Gram-Schmidt on their columns."""
-    x = _unit(r[..., :, 0])
-    y = r[..., :, 1]
-    y = _unit(y - x * (x * y).sum(-1, keepdims=True))
-    return np.stack([x, y, cross(x, y)], axis=-1)
 
 
 @dataclass
@@ -342,7 +275,7 @@ class SkeletonFitter:
 
     def _apply(self, state, delta):
         d, g0, g8, uf, tb = state
-        rot = _rodrigues(delta[3:9].reshape(2, 3))
+        rot = axis_angle_to_matrix(delta[3:9].reshape(2, 3))
         uf = _unit(uf + (tb @ delta[9:].reshape(-1, 2, 1))[..., 0])
         if self.config.joint_limits:
             uf = self._limit(g0, uf)
@@ -368,7 +301,7 @@ class SkeletonFitter:
 
         def rigid(joint, children, fallback):
             w = np.where((w3[children] > 0) & (w3[joint] > 0 or joint == 0), w3[children], 0.0)
-            r = _kabsch(REST_DIRECTIONS[children], _unit(pl[children] - pl[joint]), w)
+            r = kabsch_rotation(REST_DIRECTIONS[children], _unit(pl[children] - pl[joint]), w)
             return fallback if r is None else r
 
         g0 = rigid(0, ROOT_BONES, np.eye(3) if prev is None else prev[1])
@@ -463,7 +396,7 @@ class SkeletonFitter:
         self._count += 1
         if self._count % 64 == 0:  # exp-map products drift from orthonormal by ~1e-16 a frame
             d, g0, g8, uf, tb = state
-            g0, g8 = _orthonormalise(np.stack([g0, g8]))
+            g0, g8 = quaternion_to_matrix(matrix_to_quaternion(np.stack([g0, g8])))
             state = (d, g0, g8, uf, tb)
             p = PATH @ self._bones(g0, g8, uf) + d
         self._state = state
