@@ -164,7 +164,7 @@ class Trainer:
                         on_step(StepReport(self.stage.name, s, epoch, self.stage.epochs, b + 1, batches,
                                            self.step, float(terms.parts["total"]), opt.param_groups[0]["lr"]))
                     if b + 1 < batches:
-                        stop = should_stop is not None and should_stop()
+                        stop = self._stop_requested(should_stop)
                         if stop or (self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0):
                             average_buffers(self.train_module(), self.env)
                             self._save("last.pt", pos, opt, sched, scaler)
@@ -184,7 +184,7 @@ class Trainer:
                     self._save("best.pt", pos, opt, sched, scaler)
                 if last_epoch:
                     self._save(f"stage-{self.stage.name}.pt", pos, opt, sched, scaler)
-                if should_stop is not None and should_stop():
+                if self._stop_requested(should_stop):
                     stopped = True
                     break
             if stopped:
@@ -271,6 +271,13 @@ class Trainer:
             opt.step()
         sched.step()
         return terms
+
+    def _stop_requested(self, should_stop: Callable[[], bool] | None) -> bool:
+        """True if any process's `should_stop` says so (all processes must stop together)."""
+        if should_stop is None:
+            return False
+        flag = torch.tensor([1.0 if should_stop() else 0.0], device=self.env.device)
+        return bool(all_reduce_sum(flag, self.env) > 0)
 
     def _diverged(self, terms: LossTerms, where: tuple[int, int], what: str) -> None:
         parts = " ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.parts.items())
