@@ -70,6 +70,15 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.nanmean(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1)))
 
 
+def personalise(seq: dict, frames: int = 60) -> Skeleton:
+    """Bone lengths from the 1-Euro-filtered 3D of the first frames (a calibration phase):
+    per-frame noise would inflate them (E|b + n| > |b|)."""
+    f3 = OneEuroFilter(VNECT_3D)
+    n = min(frames, len(seq["t"]))
+    x = np.stack([f3(seq["x"][i], seq["t"][i], scale=100.0, valid=seq["conf"][i] >= 0.1) for i in range(n)])
+    return estimate_bone_lengths(x, seq["conf"][:n])
+
+
 def run_chain(seq: dict, skeleton: Skeleton, fit_cfg: FitConfig, filtered: bool = True,
               filter3d: OneEuroConfig = VNECT_3D) -> dict:
     n = len(seq["t"])
@@ -113,7 +122,7 @@ def main() -> None:
     args = ap.parse_args()
 
     seq = make_sequence(args.frames, args.seed, args.noise2d, args.noise3d, args.drop)
-    skeleton = estimate_bone_lengths(seq["x"][:30], seq["conf"][:30])
+    skeleton = personalise(seq)
     cfg = FitConfig(iterations=args.iterations)
     chain = run_chain(seq, skeleton, cfg)
     fit_only = run_chain(seq, skeleton, cfg, filtered=False)
@@ -123,7 +132,7 @@ def main() -> None:
     acc_raw, acc_fit = accel_error(raw3d, seq["gt"]), accel_error(chain["joints"], seq["gt"])
 
     exact = make_sequence(args.frames, args.seed + 1, 0.0, args.noise3d, 0.0)
-    ex = run_chain(exact, estimate_bone_lengths(exact["x"][:30]), cfg)
+    ex = run_chain(exact, personalise(exact), cfg)
     root_err = np.linalg.norm(ex["joints"][:, 0] - exact["gt"][:, 0], axis=-1) / exact["gt"][:, 0, 2]
 
     result = {

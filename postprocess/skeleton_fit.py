@@ -1,34 +1,24 @@
 """Kinematic skeleton fitting: global pose (root position + joint rotations) per frame.
 
-Energy (VNect, Mehta et al. 2017), per frame t, over the pose of a skeleton with fixed,
-personalised bone lengths:
+Energy (VNect, Mehta et al. 2017) over the pose of a rig with fixed, personalised bone lengths
     E = w_ik E_ik + w_proj E_proj + w_smooth E_smooth + w_depth E_depth
-    E_ik     = sum_j c_j |(P_j - d) - P^L_j|^2          (root-relative 3D agrees, mm^2)
-    E_proj   = sum_j c_j (Z_d / f)^2 |pi(P_j) - K_j|^2     (2D reprojection, px -> mm)
-    E_smooth = sum_j |P_j - (P_j^{t-1} + (P_j^{t-1} - P_j^{t-2}) dt_t / dt_{t-1})|^2  (mm^2)
-    E_depth  = sum_j (Z_j - Z_j^{t-1})^2                   (mm^2)
-Units: every term is in mm^2, so VNect's weights (1, 44, 0.07, 0.11) are dimensionless
-ratios: a pixel of 2D error is converted to the lateral size of one pixel at the body's depth
-(Z_d / f, d = root position at the start of the frame, f = mean focal length). c_j is the
-joint's confidence (0 below `min_confidence` or where the input is NaN: that joint is then
-held by the temporal terms and the damping). E_smooth and E_depth are per-frame differences.
+    E_ik     = sum_j c_j |(P_j - d) - P^L_j|^2              root-relative 3D agrees (mm^2)
+    E_proj   = sum_j c_j (Z_d / f)^2 |pi(P_j) - K_j|^2      2D reprojection, px -> mm (mm^2)
+    E_smooth = sum_j |P_j - (P^{t-1}_j + (P^{t-1}_j - P^{t-2}_j) dt_t / dt_{t-1})|^2
+    E_depth  = sum_j (Z_j - Z^{t-1}_j)^2
+All terms are in mm^2 (a pixel counts as Z_d / f mm, the lateral size of a pixel at the body's
+depth), so VNect's weights (1, 44, 0.07, 0.11) are dimensionless ratios. c_j = confidence;
+a joint below `min_confidence` or NaN is held: its 3D target becomes its previous fitted
+root-relative position with weight `hold_weight`, its 2D term is dropped.
 
-Parametrisation (29 unknowns, no gauge freedom): root position d (3); global rotations of the
-pelvis and the thorax (3 each: they carry two hips + spine and neck + two shoulders rigidly,
-as BVH and avatar rigs do); unit directions of the 10 other bones (2 each: tangent-plane
-steps, re-normalised). Joint positions P = d + A @ B (A: 17 x 16 root-to-joint path matrix,
-B: bone vectors), so bone lengths are exact by construction and the Jacobian is analytic:
-dB_c/dw = -[B_c]x for a rotation step w, dB_c/dalpha = L_c T_c for a direction step.
-Solver: Levenberg-Marquardt (H + lambda diag(H)) with a 29 x 29 Cholesky solve, warm-started
-from the previous frame; the first frame (or after reset) starts from a closed-form guess
-(Kabsch rotations of pelvis and thorax, bone directions of the 3D prediction, linear
-least-squares translation from the 2D). No scipy.optimize: about 0.2-0.4 ms per frame.
-
-Joint rotations (output) follow from the fitted positions: pelvis and thorax rotations are
-solved for; hips and shoulders are oriented so that the knee / elbow bends about its hinge
-axis (twist from the plane of the limb, blended towards the swing-only twist when the limb is
-straight); spine, neck, knees and elbows take the swing-only (minimal-twist) rotation from
-their parent; leaves (feet, wrists, head top) copy their parent (no information).
+Unknowns (29, no gauge freedom): root position d; global rotations of pelvis and thorax (each
+carries its three child bones rigidly, as BVH and avatar rigs do); unit directions of the 10
+other bones. P = d + A @ B (A: root-to-joint path matrix, B: bone vectors), so bone lengths
+are exact by construction and the Jacobian is analytic. Levenberg-Marquardt with a 29 x 29
+Cholesky solve, warm-started from the previous frame (closed-form start on the first frame:
+Kabsch pelvis/thorax, predicted bone directions, linear least-squares translation from 2D).
+Joint rotations follow from the fitted positions (kinematics.rotations_from_positions).
+Details, measured speed and accuracy: docs/postprocess.md.
 """
 from __future__ import annotations
 
@@ -41,7 +31,7 @@ from scipy.linalg import lapack
 from movnect.camera import Intrinsics, undistort
 from movnect.skeleton import NUM_JOINTS, PARENTS
 from postprocess.kinematics import (
-    REST_DIRECTIONS, Skeleton, axis_angle_to_matrix, cross, estimate_bone_lengths,
+    REST_DIRECTIONS, Skeleton, cross, estimate_bone_lengths,
     global_to_local, kabsch_rotation, matrix_to_quaternion, quaternion_to_matrix,
     rotations_from_positions, skew,
 )
@@ -79,7 +69,7 @@ class FitConfig:
     w_proj: float = 44.0
     w_smooth: float = 0.07
     w_depth: float = 0.11
-    iterations: int = 2            # LM iterations per frame when warm-started
+    iterations: int = 1            # LM iterations per frame when warm-started (see docs)
     init_iterations: int = 15      # LM iterations on the first frame / after reset
     damping: float = 1e-3          # initial Marquardt lambda
     min_confidence: float = 0.1    # joints below it (or NaN) are held, see hold_weight
@@ -176,6 +166,7 @@ class _Data:
 
 N_ROWS = 48 + 34 + 51 + 17   # IK (16 x 3), 2D (17 x (u, v)), smooth (17 x 3), depth (17)
 _D_TILE = np.tile(np.eye(3), (NUM_JOINTS, 1))
+_EYE3 = np.eye(3)
 
 
 class SkeletonFitter:
@@ -239,7 +230,8 @@ class SkeletonFitter:
         return b
 
     def _evaluate(self, state, data: _Data, jac: bool):
-        """Residuals (N_ROWS,), Jacobian (N_ROWS, N_PARAMS) or None, positions (17, 3)."""
+        """Residuals (N_ROWS,), Jacobian (N_ROWS, N_PARAMS) or None, positions (17, 3), and the
+        state with its tangent bases filled in (they define the direction steps of `_apply`)."""
         d, g0, g8, uf, tb = state
         b = self._bones(g0, g8, uf)
         rel = PATH @ b
@@ -252,7 +244,10 @@ class SkeletonFitter:
         r[82:133] = (data.s_sm * (p - data.p_hat)).ravel()
         r[133:] = data.s_dp * (p[:, 2] - data.z_prev)
         if not jac:
-            return r, None, p
+            return r, None, p, state
+        if tb is None:
+            tb = _tangent_basis(uf)
+            state = (d, g0, g8, uf, tb)
         jb = np.zeros((NUM_JOINTS - 1, 3, N_PARAMS))
         sk = skew(b[0:6])
         jb[0:3, :, 3:6] = -sk[:3]
@@ -271,15 +266,19 @@ class SkeletonFitter:
         j[82:133, 0:3] += data.s_sm * _D_TILE
         j[133:] = data.s_dp * jrel[:, 2]
         j[133:, 2] += data.s_dp
-        return r, j, p
+        return r, j, p, state
 
     def _apply(self, state, delta):
         d, g0, g8, uf, tb = state
-        rot = axis_angle_to_matrix(delta[3:9].reshape(2, 3))
+        w = delta[3:9].reshape(2, 3)
+        theta = np.sqrt((w * w).sum(-1))[:, None, None] + 1e-300
+        k = skew(w)
+        half = np.sin(theta / 2.0) / theta
+        rot = _EYE3 + (np.sin(theta) / theta) * k + (2.0 * half * half) * (k @ k)   # Rodrigues
         uf = _unit(uf + (tb @ delta[9:].reshape(-1, 2, 1))[..., 0])
         if self.config.joint_limits:
             uf = self._limit(g0, uf)
-        return d + delta[:3], rot[0] @ g0, rot[1] @ g8, uf, _tangent_basis(uf)
+        return d + delta[:3], rot[0] @ g0, rot[1] @ g8, uf, None
 
     def _limit(self, g0: np.ndarray, uf: np.ndarray) -> np.ndarray:
         """Knees bend backwards only (w.r.t. the pelvis' left axis); knee/elbow bend <= max_bend."""
@@ -325,7 +324,7 @@ class SkeletonFitter:
             sol = np.linalg.lstsq(a * sw[:, None], rhs * sw, rcond=None)[0]
             if np.all(np.isfinite(sol)) and sol[2] > 100.0:
                 d = sol
-        return d, g0, g8, uf, _tangent_basis(uf)
+        return d, g0, g8, uf, None
 
     def fit(self, joints2d: np.ndarray, joints3d: np.ndarray, confidence: np.ndarray | None,
             t: float) -> FitResult | None:
@@ -373,18 +372,17 @@ class SkeletonFitter:
                      p_hat, z_prev, s_sm, s_dp)
 
         lam = cfg.damping
-        r, jac, p = self._evaluate(state, data, jac=True)
+        r, jac, p, state = self._evaluate(state, data, jac=True)
         cost = float(r @ r)
         n_iter = cfg.init_iterations if first else cfg.iterations
         for it in range(n_iter):
             h = jac.T @ jac
-            h.flat[:: N_PARAMS + 1] *= 1.0 + lam
-            h.flat[:: N_PARAMS + 1] += 1e-9
+            h.flat[:: N_PARAMS + 1] = h.flat[:: N_PARAMS + 1] * (1.0 + lam) + 1e-9
             _, delta, info = lapack.dposv(h, -(jac.T @ r))
             if info != 0:
                 break
             cand = self._apply(state, delta)
-            r_new, jac_new, p_new = self._evaluate(cand, data, jac=it < n_iter - 1)
+            r_new, jac_new, p_new, cand = self._evaluate(cand, data, jac=it < n_iter - 1)
             c_new = float(r_new @ r_new)
             if c_new <= cost:
                 state, r, jac, p, cost = cand, r_new, jac_new, p_new, c_new
@@ -412,13 +410,18 @@ class SkeletonFitter:
 
 def fit_sequence(joints2d: np.ndarray, joints3d: np.ndarray, confidence: np.ndarray | None,
                  timestamps: np.ndarray, intrinsics: Intrinsics, skeleton: Skeleton | None = None,
-                 config: FitConfig = FitConfig(), personalise_frames: int = 30) -> dict:
-    """Offline fit of a whole sequence (bone lengths from the first frames unless given).
+                 config: FitConfig = FitConfig(), personalise_frames: int = 60) -> dict:
+    """Offline fit of a whole sequence (inputs as given: filter them first if wanted).
 
+    Unless `skeleton` is given, bone lengths are the medians over the first
+    `personalise_frames` frames of the 3D smoothed by VNect's 3D 1-Euro filter: raw per-frame
+    noise would inflate them (E|b + n| > |b|: +10-20 % on short bones at 25 mm noise).
     Args: (T, 17, 2) px, (T, 17, 3) root-relative mm, (T, 17) or None, (T,) seconds.
     Returns: dict with skeleton, results (list of FitResult or None), joints (T, 17, 3) mm
         (NaN before the first fit), reprojection_error_px (T,), held (T,) bool.
     """
+    from postprocess.one_euro import VNECT_3D, OneEuroFilter, vnect_scale_3d
+
     k, x = np.asarray(joints2d, dtype=np.float64), np.asarray(joints3d, dtype=np.float64)
     ts = np.asarray(timestamps, dtype=np.float64)
     n = ts.shape[0] if ts.ndim == 1 else -1
@@ -428,7 +431,10 @@ def fit_sequence(joints2d: np.ndarray, joints3d: np.ndarray, confidence: np.ndar
     if conf.shape != (n, NUM_JOINTS):
         raise ValueError(f"fit_sequence: expected confidence ({n}, {NUM_JOINTS}), got {conf.shape}")
     if skeleton is None:
-        skeleton = estimate_bone_lengths(x[:max(1, min(personalise_frames, n))], conf[:max(1, min(personalise_frames, n))])
+        m, f3 = max(1, min(personalise_frames, n)), OneEuroFilter(VNECT_3D)
+        smooth = np.stack([f3(x[i], ts[i], scale=vnect_scale_3d(), valid=conf[i] >= config.min_confidence)
+                           for i in range(m)])
+        skeleton = estimate_bone_lengths(smooth, conf[:m])
     fitter = SkeletonFitter(skeleton, intrinsics, config)
     results = [fitter.fit(k[i], x[i], conf[i], ts[i]) for i in range(n)]
     nan = np.full((NUM_JOINTS, 3), np.nan)

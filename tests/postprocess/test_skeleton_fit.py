@@ -13,6 +13,14 @@ from postprocess.skeleton_fit import FitConfig, SkeletonFitter, estimate_bone_le
 from tests.postprocess.synthetic import CAMERA, SKELETON, accel_error, make_sequence, mpjpe
 
 
+def personalise(seq, frames=60):
+    """Bone lengths from the filtered 3D of the first frames (raw noise inflates lengths)."""
+    f3 = OneEuroFilter(VNECT_3D)
+    x = np.stack([f3(x, t, scale=100.0, valid=c >= 0.1) for x, t, c in
+                  zip(seq["x"][:frames], seq["t"][:frames], seq["conf"][:frames])])
+    return estimate_bone_lengths(x, seq["conf"][:frames])
+
+
 def run_chain(seq, skeleton, config=FitConfig()):
     """1-Euro (2D, 3D) -> fit, as in the product; returns fitted joints and results."""
     f2, f3 = OneEuroFilter(VNECT_2D), OneEuroFilter(VNECT_3D)
@@ -40,7 +48,7 @@ def test_exact_data_is_recovered():
 
 def test_acceptance_noisy_sequence_with_dropped_joints():
     seq = make_sequence(300, seed=2, noise2d=3.0, noise3d=25.0, drop=0.05)
-    skeleton = estimate_bone_lengths(seq["x"][:30], seq["conf"][:30])
+    skeleton = personalise(seq)
     fitted, results = run_chain(seq, skeleton)
     raw = seq["x"] + seq["gt"][:, :1]
     acc_raw, acc_fit = accel_error(raw, seq["gt"]), accel_error(fitted, seq["gt"])
@@ -55,7 +63,7 @@ def test_acceptance_noisy_sequence_with_dropped_joints():
 
 def test_translation_recovered_from_exact_2d():
     seq = make_sequence(150, seed=3, noise2d=0.0, noise3d=25.0)
-    fitted, _ = run_chain(seq, estimate_bone_lengths(seq["x"][:30]))
+    fitted, _ = run_chain(seq, personalise(seq))
     rel_err = np.linalg.norm(fitted[:, 0] - seq["gt"][:, 0], axis=1) / seq["gt"][:, 0, 2]
     assert np.median(rel_err) < 0.02 and rel_err.max() < 0.05, (np.median(rel_err), rel_err.max())
 
@@ -155,3 +163,12 @@ def test_bad_input_errors():
         FitConfig(w_proj=-1.0)
     with pytest.raises(ValueError, match="fit_sequence"):
         fit_sequence(np.zeros((3, 17, 2)), np.zeros((2, 17, 3)), None, np.arange(3.0), CAMERA, SKELETON)
+
+
+def test_fit_sequence_personalises_from_smoothed_3d():
+    seq = make_sequence(90, seed=14, noise3d=25.0)
+    out = fit_sequence(seq["k"], seq["x"], None, seq["t"], CAMERA)
+    raw = estimate_bone_lengths(seq["x"][:60])
+    err_smooth = np.abs(np.array(out["skeleton"].bone_lengths) / SKELETON.bone_lengths - 1)
+    err_raw = np.abs(np.array(raw.bone_lengths) / SKELETON.bone_lengths - 1)
+    assert err_smooth.mean() < err_raw.mean() and err_smooth.max() < 0.12
