@@ -15,6 +15,7 @@ Metadata goes into the flatbuffer's `metadata` table as an entry named "movnect"
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ from mobile_export.toolchain import ToolchainError, require
 from mobile_export.wrapper import INPUT_NAME, ExportWrapper
 
 SIGNATURE = "serving_default"
-# Op output tensors inside the wrapped network are named "<...>ExportWrapper/<module path>";
-# the wrapper's own normalisation and decoding ops are not (see module docstring).
-NETWORK_TENSORS = r".*ExportWrapper/.*"
+# Op output tensors inside the wrapped network are named "<...>ExportWrapper/<module path>" by
+# the converter, the wrapper's own normalisation and decoding ops are not (see module
+# docstring); `embed_tflite_metadata` shortens the former to "n<index>", the rest to "t<index>".
+# (The quantizer searches the regex in "name;" strings.)
+NETWORK_TENSORS = r"ExportWrapper/|^n\d+(;|$)"
 INT8_MODES = ("weight", "full")
 
 
@@ -46,6 +49,7 @@ def convert_tflite(wrapper: ExportWrapper, progress: bool = False) -> bytes:
 
 def quantize_tflite(
     model: bytes, precision: str, int8_mode: str = "weight", calibration: np.ndarray | None = None,
+    keep_last_float: bool = True,
 ) -> bytes:
     """Post-training quantization of a float .tflite (see the module docstring).
 
@@ -54,6 +58,7 @@ def quantize_tflite(
         precision: "fp32" (returned unchanged), "fp16" or "int8".
         int8_mode: "weight" or "full" (int8 only).
         calibration: for full int8, (N, ...) frames in the model's input layout and dtype.
+        keep_last_float: for full int8, leave the network's last convolution (the maps) in float.
     """
     if precision == "fp32":
         return model
@@ -70,6 +75,12 @@ def quantize_tflite(
         if calibration is None or len(calibration) == 0:
             raise ValueError("full-integer int8 needs calibration frames (--calibration FILE.h5 or a folder of images)")
         qt.add_static_config(regex=NETWORK_TENSORS, operation_name=ops, activation_num_bits=8, weight_num_bits=8)
+        last = last_conv_output(model)
+        if last is not None and keep_last_float:
+            # The last conv writes heatmaps (0..1) and location maps (about +-20 units) into one
+            # tensor: one int8 scale for both would leave heatmaps a resolution of ~0.15.
+            qt.update_quantization_recipe(regex="^" + re.escape(last) + ";", operation_name=qtyping.TFLOperationName.CONV_2D,
+                                          algorithm_key="no_quantize")
     else:
         raise ValueError(f"unknown TFLite precision {precision!r} / int8 mode {int8_mode!r}; "
                          f"choose fp32, fp16 or int8 with int8 mode in {INT8_MODES}")
@@ -81,13 +92,41 @@ def quantize_tflite(
     return bytes(out.quantized_model)
 
 
-def embed_tflite_metadata(model: bytes, key: str, text: str) -> bytes:
-    """Add (or replace) a `metadata` entry `key` holding UTF-8 `text` in a .tflite flatbuffer."""
+def last_conv_output(model: bytes) -> str | None:
+    """Name of the output tensor of the last CONV_2D op in the main subgraph (None if none)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    graph = root.Subgraphs(0)
+    name = None
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = root.OperatorCodes(op.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.CONV_2D:
+            name = _name(graph.Tensors(op.Outputs(0)).Name())
+    return name
+
+
+def embed_tflite_metadata(model: bytes, key: str, text: str, short_names: bool = True) -> bytes:
+    """Add (or replace) a `metadata` entry `key` holding UTF-8 `text` in a .tflite flatbuffer.
+
+    With `short_names`, internal tensors (not signature inputs/outputs) are renamed: the
+    converter names them after the full PyTorch module path, about 100 kB of strings. Tensors
+    of the wrapped network become `n<index>`, the others `t<index>`, so full-integer
+    quantization (NETWORK_TENSORS) still finds the network in an exported file.
+    """
     require("ai_edge_litert", "TFLite metadata")
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
     obj = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    if short_names:
+        for g, graph in enumerate(obj.subgraphs):
+            keep = set(graph.inputs) | set(graph.outputs)
+            for i, tensor in enumerate(graph.tensors):
+                if i not in keep:
+                    tag = "n" if re.search(NETWORK_TENSORS, _name(tensor.name or b"")) else "t"
+                    tensor.name = f"{tag}{i}" if g == 0 else f"{tag}{g}_{i}"
     buf = schema.BufferT()
     buf.data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
     obj.buffers.append(buf)

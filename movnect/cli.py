@@ -72,10 +72,136 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a model to CoreML, TFLite or ONNX (metadata, optional in-graph decoding)")
+    p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) or 'default'")
+    p.add_argument("--format", required=True, dest="fmt", help="coreml | tflite | onnx")
+    p.add_argument("--out", required=True, help="output file (.mlpackage / .tflite / .onnx); a sidecar <out>.json is written too")
+    p.add_argument("--precision", default=None, choices=("fp32", "fp16", "int8"),
+                   help="default: fp16 for coreml, fp32 otherwise")
+    p.add_argument("--int8-mode", default="weight", choices=("weight", "full"),
+                   help="TFLite int8: weight-only or full-integer (needs --calibration)")
+    p.add_argument("--calibration", default=None, help="frames for full-integer int8: an .h5 dataset, an image folder or a video")
+    p.add_argument("--decode", action="store_true", help="decode inside the graph: outputs joints2d, joints3d, confidence")
+    p.add_argument("--input-size", type=int, default=None, help="square crop side in pixels (default: the checkpoint's)")
+    p.add_argument("--coreml-input", default="image", choices=("image", "tensor"), help="CoreML input type")
+    p.add_argument("--verify", action="store_true", help="compare the exported model with PyTorch; exit code 1 if above thresholds")
+    p.add_argument("--frames", default=None, help="frames for --verify (.h5, image folder, video); default: generated")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from mobile_export.export import ExportOptions, export_checkpoint
+
+    options = ExportOptions(fmt=args.fmt, precision=args.precision, int8_mode=args.int8_mode, decode=args.decode,
+                            input_size=args.input_size, coreml_input=args.coreml_input)
+    result, report = export_checkpoint(args.checkpoint, args.out, options, calibration=args.calibration,
+                                       verify=args.verify, frames=args.frames)
+    if args.json:
+        print(json.dumps({"path": str(result.path), "sidecar": str(result.sidecar), "bytes": result.size_bytes,
+                          "verify": report.to_dict() if report else None}, indent=2))
+    else:
+        print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.meta['export']['precision']}) "
+              f"and {result.sidecar.name}")
+        if report is not None:
+            print(report.summary())
+    return 0 if report is None or report.passed else 1
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the teacher or a student: 2D pretraining, then 3D (torchrun for several processes)")
+    p.add_argument("--config", help="experiment TOML (configs/*.toml); optional with --resume")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. train.seed=1 or stages.1.epochs=3 (repeatable)")
+    p.add_argument("--resume", help="training checkpoint to continue from exactly (e.g. RUN/checkpoints/last.pt)")
+    p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import signal
+
+    from tqdm import tqdm
+
+    from movnect.train.run import run_training
+
+    stop, bars = [], {}
+    show = not args.no_progress and os.environ.get("RANK", "0") == "0"
+
+    def on_step(r) -> None:  # r: movnect.train.loop.StepReport; one bar per stage
+        if show and r.stage not in bars:
+            for b in bars.values():
+                b.close()
+            total = r.epochs * r.batches
+            bars[r.stage] = tqdm(total=total, initial=r.epoch * r.batches + r.batch - 1, desc=r.stage, unit="step")
+        if show:
+            bars[r.stage].update(1)
+            bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", lr=f"{r.lr:.2e}", refresh=False)
+
+    def on_sigint(_sig: int, _frame: object) -> None:  # first Ctrl-C: save last.pt and stop
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(True)
+        print("\nmovnect: stopping after this step and saving last.pt (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for b in bars.values():
+            b.close()
+    if os.environ.get("RANK", "0") == "0":
+        state = "stopped" if summary["stopped"] else "finished"
+        print(f"{state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
+              f"checkpoint {summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="Human3.6M metrics (MPJPE, PA-MPJPE, N-MPJPE, 3DPCK, AUC) of a checkpoint or predictions")
+    p.add_argument("--data", required=True, help="HDF5 file from `movnect prepare-h36m` (with 3D joints)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="model checkpoint (.pt) run on the file's crops")
+    src.add_argument("--predictions", help=".npz with index (N,) HDF5 rows and joints3d (N, 17, 3) mm, camera frame")
+    p.add_argument("--subjects", default="S9,S11", help="comma-separated test subjects (default S9,S11)")
+    p.add_argument("--frame-step", type=int, default=64, help="score rows whose video frame is a multiple of this")
+    p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop's maps")
+    p.add_argument("--device", default="cpu", help="torch device for --checkpoint (cpu, cuda, cuda:1)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--out", default=None, help="folder for eval.json, eval.md and eval_actions.png")
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from movnect.evaluate import Protocol, evaluate, write_report
+
+    protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test)
+    bars: list[tqdm] = []  # opened once the row count is known (after the inputs are checked)
+    result = evaluate(args.data, protocol, checkpoint=args.checkpoint, predictions=args.predictions,
+                      device=args.device, batch_size=args.batch_size, progress=lambda n: bars[0].update(n),
+                      on_rows=lambda n: bars.append(tqdm(total=n, unit="frame", desc="eval", leave=False)))
+    for bar in bars:
+        bar.close()
+    o, m = result["overall"], result["action_mean"]
+    print(f"{result['frames']} frames of {','.join(protocol.subjects)}, every {protocol.frame_step}th frame"
+          f"{', flip test' if protocol.flip_test else ''}: MPJPE {o['mpjpe']:.1f} mm, PA-MPJPE {o['pa_mpjpe']:.1f} mm, "
+          f"N-MPJPE {o['n_mpjpe']:.1f} mm, 3DPCK@150 {o['pck150']:.1f} %, AUC {o['auc']:.1f} % "
+          f"(mean over actions: MPJPE {m['mpjpe']:.1f}, PA-MPJPE {m['pa_mpjpe']:.1f})")
+    if args.out:
+        paths = write_report(result, args.out)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 # Subcommands, in the order `movnect --help` lists them.
 COMMANDS = [
     ("info", _add_info, _run_info),
     ("predict", _add_predict, _run_predict),
+    ("train", _add_train, _run_train),
+    ("eval", _add_eval, _run_eval),
+    ("export", _add_export, _run_export),
 ]
 
 

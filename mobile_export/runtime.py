@@ -1,0 +1,114 @@
+"""Run exported models like PyTorch checkpoints: `load_exported(path) -> PoseEstimator`.
+
+`movnect.inference.load_estimator` hands .onnx and .tflite files here, so `movnect predict`
+and `movnect demo` run them through the same pipeline. The model's metadata (embedded, or the
+sidecar JSON) says how to feed it (layout, dtype, crop size) and whether it decodes in the
+graph; maps-output models are decoded with the same Python codec as checkpoints.
+`open_runner` is the format-independent "array in, dict of arrays out" used by verify and the
+benchmark; for a .mlpackage it runs the Linux MIL checker (mobile_export.mil_check), which is a
+numeric check, not a fast runtime.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from movnect.codec import Codec
+from movnect.inference import Prediction, check_crops
+from mobile_export.metadata import read_metadata, spec_from_metadata
+from mobile_export.wrapper import INPUT_NAME, ExportSpec
+
+Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
+RUNNABLE = (".onnx", ".tflite", ".mlpackage")
+
+
+def format_of(path: str | Path) -> str:
+    """'onnx', 'tflite' or 'coreml' from the file suffix."""
+    suffix = Path(path).suffix.lower()
+    formats = {".onnx": "onnx", ".tflite": "tflite", ".mlpackage": "coreml"}
+    if suffix not in formats:
+        raise ValueError(f"{Path(path).name}: unknown exported model type {suffix or '(no suffix)'}; "
+                         f"expected one of {', '.join(formats)}")
+    return formats[suffix]
+
+
+def open_runner(path: str | Path, num_threads: int = 2) -> Runner:
+    """A callable taking one input array (the model's layout and dtype) and returning its outputs."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"exported model not found: {p}")
+    fmt = format_of(p)
+    if fmt == "onnx":
+        from mobile_export.onnx import OnnxRunner
+
+        return OnnxRunner(p, num_threads)
+    if fmt == "tflite":
+        from mobile_export.tflite import TFLiteRunner
+
+        return TFLiteRunner(p, num_threads)
+    from mobile_export.mil_check import load_program, run_program
+
+    program = load_program(p)
+    return lambda x: run_program(program, {INPUT_NAME: np.asarray(x, dtype=np.float32)})
+
+
+def maps_to_nchw(maps: np.ndarray, spec: ExportSpec) -> np.ndarray:
+    """The `maps` output in (B, 4J, h, w) whatever the model's layout."""
+    return np.transpose(maps, (0, 3, 1, 2)) if spec.layout == "nhwc" else maps
+
+
+def crops_to_input(crops: np.ndarray, spec: ExportSpec) -> np.ndarray:
+    """(B, S, S, 3) uint8 RGB crops -> the exported input array (layout, dtype)."""
+    x = crops if spec.layout == "nhwc" else np.transpose(crops, (0, 3, 1, 2))
+    return np.ascontiguousarray(x, dtype=np.uint8 if spec.input_dtype == "uint8" else np.float32)
+
+
+class ExportedEstimator:
+    """PoseEstimator over an exported model (see the module docstring).
+
+    Called with (B, S, S, 3) uint8 RGB crops, returns Prediction(joints2d (B, J, 2) crop px,
+    confidence (B, J), joints3d (B, J, 3) root-relative mm), like TorchEstimator.
+    """
+
+    def __init__(self, path: str | Path, num_threads: int = 2) -> None:
+        self.path = Path(path)
+        self.meta: dict[str, Any] = read_metadata(self.path)
+        self.spec = spec_from_metadata(self.meta)
+        self.codec = Codec.from_dict(self.meta["codec"])
+        self.name = self.path.name
+        self.runner = open_runner(self.path, num_threads)
+        export = self.meta["export"]
+        self.note = (f"exported model: {export['format']} {export['precision']}"
+                     f"{' (' + export['int8_mode'] + ')' if export.get('int8_mode') else ''}"
+                     f"{', decoding in the graph' if self.spec.decode else ''}")
+
+    def raw(self, crops: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """The model's own outputs for each crop (one run per exported batch)."""
+        crops = check_crops(crops, self.codec.config.input_size)
+        b = self.spec.batch
+        if len(crops) % b:
+            raise ValueError(f"{self.name} takes batches of {b} crops, got {len(crops)}")
+        return [self.runner(crops_to_input(crops[i: i + b], self.spec)) for i in range(0, len(crops), b)]
+
+    def __call__(self, crops: np.ndarray) -> Prediction:
+        outs = self.raw(crops)
+        if self.spec.decode:
+            j2 = np.concatenate([o["joints2d"] for o in outs])
+            j3 = np.concatenate([o["joints3d"] for o in outs])
+            conf = np.concatenate([o["confidence"] for o in outs])
+        else:
+            maps = np.concatenate([maps_to_nchw(o["maps"], self.spec) for o in outs])
+            if not np.isfinite(maps).all():
+                raise ValueError(f"{self.name}: model output contains NaN or infinite values")
+            dec = self.codec.decode(torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)))
+            j2, conf, j3 = dec.joints2d.numpy(), dec.confidence.numpy(), dec.joints3d.numpy()
+        return Prediction(j2.astype(np.float32), conf.astype(np.float32), j3.astype(np.float32))
+
+
+def load_exported(path: str | Path, num_threads: int = 2) -> ExportedEstimator:
+    """A PoseEstimator for an exported .onnx or .tflite file (a .mlpackage runs on the slow
+    Linux MIL checker; use it on Apple platforms for real)."""
+    return ExportedEstimator(path, num_threads)
