@@ -172,3 +172,22 @@ def test_fit_sequence_personalises_from_smoothed_3d():
     err_smooth = np.abs(np.array(out["skeleton"].bone_lengths) / SKELETON.bone_lengths - 1)
     err_raw = np.abs(np.array(raw.bone_lengths) / SKELETON.bone_lengths - 1)
     assert err_smooth.mean() < err_raw.mean() and err_smooth.max() < 0.12
+
+
+def test_analytic_jacobian_matches_finite_differences():
+    from postprocess.skeleton_fit import N_PARAMS, _Data
+    seq = make_sequence(3, seed=15, noise2d=2.0, noise3d=20.0)
+    fitter = SkeletonFitter(SKELETON, CAMERA)
+    fitter.fit(seq["k"][0], seq["x"][0], None, 0.0)
+    k, pl, w2, w3 = fitter._prepare(seq["k"][1], seq["x"][1], None)
+    data = _Data(k, pl, np.sqrt(w3[1:])[:, None], np.sqrt(44.0 * w2) * 4.0, seq["gt"][0] + 5.0,
+                 seq["gt"][0, :, 2], 0.3, 0.4)
+    r, jac, _, state = fitter._evaluate(fitter._state, data, jac=True)
+    numeric = np.empty_like(jac)
+    for i in range(N_PARAMS):
+        step = np.zeros(N_PARAMS)
+        step[i] = 1e-6
+        plus = fitter._evaluate(fitter._apply(state, step), data, jac=False)[0]
+        minus = fitter._evaluate(fitter._apply(state, -step), data, jac=False)[0]
+        numeric[:, i] = (plus - minus) / 2e-6
+    assert np.abs(jac - numeric).max() < 1e-5 * np.abs(jac).max()
