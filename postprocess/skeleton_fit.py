@@ -296,24 +296,22 @@ class SkeletonFitter:
 
     def _initial_state(self, k, pl, w2, w3):
         """Closed-form guess: Kabsch pelvis/thorax, predicted bone directions, LS translation."""
-        prev = self._state
-
         def rigid(joint, children, fallback):
             w = np.where((w3[children] > 0) & (w3[joint] > 0 or joint == 0), w3[children], 0.0)
             r = kabsch_rotation(REST_DIRECTIONS[children], _unit(pl[children] - pl[joint]), w)
             return fallback if r is None else r
 
-        g0 = rigid(0, ROOT_BONES, np.eye(3) if prev is None else prev[1])
-        g8 = rigid(8, THORAX_BONES, g0 if prev is None else prev[2])
+        g0 = rigid(0, ROOT_BONES, np.eye(3))
+        g8 = rigid(8, THORAX_BONES, g0)
         par = np.asarray(PARENTS)[FREE_BONES]
         legs = np.isin(FREE_BONES, (2, 3, 5, 6, 8))[:, None]
         rest = np.where(legs, REST_DIRECTIONS[FREE_BONES] @ g0.T, REST_DIRECTIONS[FREE_BONES] @ g8.T)
         ok = (w3[FREE_BONES] > 0) & ((w3[par] > 0) | (par == 0))
-        uf = np.where(ok[:, None], _unit(pl[FREE_BONES] - pl[par]), rest if prev is None else prev[3])
+        uf = np.where(ok[:, None], _unit(pl[FREE_BONES] - pl[par]), rest)
         if self.config.joint_limits:
             uf = self._limit(g0, uf)
         rel = PATH @ self._bones(g0, g8, uf)
-        d = np.array([0.0, 0.0, self.config.default_depth_mm]) if prev is None else prev[0]
+        d = np.array([0.0, 0.0, self.config.default_depth_mm])
         sel = w2 > 0
         if np.count_nonzero(sel) >= 2:   # (X + d_x) - x (Z + d_z) = 0, same for y: linear in d
             xy, q = (k[sel] - self._c) / self._f, rel[sel]
