@@ -1,4 +1,4 @@
-"""Rotations, the kinematic skeleton, forward kinematics and a synthetic motion generator.
+"""Rotations, the kinematic rig (bone lengths, FK, rotations from positions), synthetic motion.
 
 Conventions (pinned by tests/postprocess/test_kinematics.py):
   * Quaternions are (w, x, y, z), unit norm; `matrix_to_quaternion` returns w >= 0.
