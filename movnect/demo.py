@@ -1,0 +1,246 @@
+"""`movnect demo`: webcam or video in; overlay video, BVH, VMC stream and JSON lines out.
+
+    source -> LivePipeline (crop, model, decode, 1-Euro, skeleton fit) -> outputs
+Outputs are opened lazily (the video once the frame size is known, the BVH once the skeleton
+is personalised) and closed in a `finally`, so Ctrl-C or the end of the input always leaves a
+playable video, a complete BVH and valid JSON lines. Timestamps are the video's own (frame /
+fps) for files and the wall clock for webcams.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from movnect import overlay
+from movnect.camera import Intrinsics
+from movnect.inference import PoseEstimator
+from movnect.live import FrameResult, LiveConfig, LivePipeline
+from postprocess.bvh import BvhWriter
+from postprocess.jsonl import JsonlWriter, frame_record
+from postprocess.vmc import VmcSender
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    out_dir: Path | None = None       # overlay.mp4 (+ summary.json) go here when given
+    bvh: Path | None = None
+    jsonl: Path | None = None
+    vmc: tuple[str, int] | None = None
+    show: bool = False
+    max_frames: int | None = None
+    live: LiveConfig = field(default_factory=LiveConfig)
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """'HOST:PORT' -> (host, port) with a one-line error for anything else."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--vmc expects HOST:PORT (e.g. 127.0.0.1:39539), got {text!r}")
+    return host, int(port)
+
+
+class Source:
+    """Frames from a webcam index or a video file, RGB uint8, with timestamps in seconds."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.is_camera = spec.isdigit()
+        if self.is_camera:
+            self.cap = cv2.VideoCapture(int(spec))
+            if not self.cap.isOpened():
+                raise ValueError(f"no webcam at index {spec} (none connected or no permission); "
+                                 "use --source FILE to run on a video")
+        else:
+            p = Path(spec)
+            if not p.is_file():
+                raise FileNotFoundError(f"video not found: {p}")
+            self.cap = cv2.VideoCapture(str(p))
+            if not self.cap.isOpened():
+                raise ValueError(f"unreadable video: {p}")
+        fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        self.frames_read = 0
+        self._t0 = time.perf_counter()
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        ok, bgr = self.cap.read()
+        if not ok or bgr is None:
+            return None
+        t = (time.perf_counter() - self._t0) if self.is_camera else self.frames_read / self.fps
+        self.frames_read += 1
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class Outputs:
+    """The demo's writers; each one optional, all closed by `close()`."""
+
+    def __init__(self, options: DemoOptions, fps: float) -> None:
+        self.options, self.fps = options, fps
+        for path in (options.bvh, options.jsonl):
+            if path is not None:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.video: cv2.VideoWriter | None = None
+        self.video_path: Path | None = None
+        self.video_frames = 0
+        self.bvh: BvhWriter | None = None
+        self.jsonl = JsonlWriter(options.jsonl) if options.jsonl else None
+        self.vmc: VmcSender | None = None
+        self.released = 0
+
+    def write_overlay(self, image_bgr: np.ndarray) -> None:
+        if self.options.out_dir is None:
+            return
+        if self.video is None:
+            self.options.out_dir.mkdir(parents=True, exist_ok=True)
+            self.video_path = self.options.out_dir / "overlay.mp4"
+            h, w = image_bgr.shape[:2]
+            self.video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self.video.isOpened():
+                raise OSError(f"cannot write video {self.video_path}")
+        self.video.write(image_bgr)
+        self.video_frames += 1
+
+    def write_released(self, pipeline: LivePipeline, results: list[FrameResult]) -> None:
+        if not results:
+            return
+        if self.options.bvh and self.bvh is None:
+            self.bvh = BvhWriter(self.options.bvh, pipeline.skeleton, frame_time=1.0 / self.fps)
+        if self.options.vmc and self.vmc is None:
+            self.vmc = VmcSender(pipeline.skeleton, *self.options.vmc)
+        for r in results:
+            fit = r.fit
+            if self.bvh is not None:
+                self.bvh.write_result(fit)
+            if self.vmc is not None:
+                self.vmc.send(fit, t=r.t)
+            if self.jsonl is not None:
+                rec = frame_record(r.index, r.t, fit, joints2d=r.joints2d_filtered, confidence=r.confidence, box=r.box)
+                rec["tracked"] = r.tracked
+                self.jsonl.write(rec)
+            self.released += 1
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.release()
+        for w in (self.bvh, self.jsonl, self.vmc):
+            if w is not None:
+                w.close()
+
+
+def render_overlay(frame_rgb: np.ndarray, result: FrameResult, pipeline: LivePipeline, stats: list[str]) -> np.ndarray:
+    """The overlay image: frame with the 2D skeleton and box, 3D panel beside it (BGR)."""
+    img = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
+    b = result.box
+    cv2.rectangle(img, (int(b.x0), int(b.y0)), (int(b.x0 + b.side), int(b.y0 + b.side)), (80, 200, 80), 1)
+    overlay.draw_skeleton_2d(img, result.joints2d_filtered, result.confidence, tracked=result.tracked)
+    overlay.put_stats(img, stats)
+    joints = result.joints3d_filtered
+    title = "3D (filtered)" if not pipeline.calibrated else "3D (fitted skeleton)"
+    fit = pipeline._last_fit if pipeline.calibrated else None
+    if fit is not None:
+        joints = fit.root_relative
+    panel = overlay.render_skeleton_3d(joints, size=img.shape[0], tracked=result.tracked, title=title)
+    return overlay.compose(img, panel)
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or os.name == "nt"
+
+
+def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
+             intrinsics: Intrinsics | None = None,
+             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run the demo until the input ends, `max_frames`, a closed window or Ctrl-C.
+
+    Returns a summary: frames, tracked frames, per-stage median milliseconds, fps, outputs.
+    """
+    src = Source(source)
+    try:
+        outputs = Outputs(options, src.fps)
+    except BaseException:
+        src.close()
+        raise
+    show = options.show and has_display()
+    pipeline: LivePipeline | None = None
+    stage_ms: dict[str, list[float]] = {k: [] for k in ("capture", "crop", "model+decode", "filter", "fit", "outputs", "total")}
+    tracked = 0
+    interrupted = False
+    try:
+        while options.max_frames is None or src.frames_read < options.max_frames:
+            t_start = time.perf_counter()
+            item = src.read()
+            if item is None:
+                break
+            frame, t = item
+            t_cap = time.perf_counter()
+            if pipeline is None:
+                pipeline = LivePipeline(estimator, frame.shape[:2], intrinsics, options.live)
+            result, released = pipeline.step(frame, t)
+            tracked += int(result.tracked)
+            t_out = time.perf_counter()
+            total_so_far = np.median(stage_ms["total"]) if stage_ms["total"] else 0.0
+            stats = [f"{1000.0 / total_so_far:5.1f} fps" if total_so_far else "-- fps",
+                     f"model {result.timings_ms['model+decode']:.1f} ms",
+                     "tracked" if result.tracked else "no person: holding last pose"]
+            if options.out_dir is not None or show:
+                image = render_overlay(frame, result, pipeline, stats)
+                outputs.write_overlay(image)
+                if show:
+                    cv2.imshow("movnect demo", image)
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        break
+            outputs.write_released(pipeline, released)
+            t_end = time.perf_counter()
+            stage_ms["capture"].append((t_cap - t_start) * 1e3)
+            for k in ("crop", "model+decode", "filter", "fit"):
+                stage_ms[k].append(result.timings_ms[k])
+            stage_ms["outputs"].append((t_end - t_out) * 1e3)
+            stage_ms["total"].append((t_end - t_start) * 1e3)
+            if progress is not None:
+                progress(src.frames_read)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        try:
+            if pipeline is not None:
+                outputs.write_released(pipeline, pipeline.finish())
+        finally:
+            outputs.close()
+            src.close()
+            if show:
+                cv2.destroyAllWindows()
+    if src.frames_read == 0:
+        raise ValueError(f"no frames could be read from {source}")
+    medians = {k: round(float(np.median(v)), 3) for k, v in stage_ms.items() if v}
+    summary = {
+        "frames": src.frames_read,
+        "tracked_frames": tracked,
+        "interrupted": interrupted,
+        "median_ms": medians,
+        "fps": round(1000.0 / medians["total"], 1) if medians.get("total") else None,
+        "model": getattr(estimator, "name", "?"),
+        "outputs": {
+            "overlay": str(outputs.video_path) if outputs.video_path else None,
+            "overlay_frames": outputs.video_frames,
+            "bvh": str(options.bvh) if options.bvh else None,
+            "jsonl": str(options.jsonl) if options.jsonl else None,
+            "released_frames": outputs.released,
+            "vmc_sent": outputs.vmc.sent if outputs.vmc else 0,
+            "vmc_dropped": outputs.vmc.dropped if outputs.vmc else 0,
+        },
+        "shown": show,
+    }
+    if options.out_dir is not None:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

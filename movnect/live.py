@@ -1,0 +1,207 @@
+"""The per-frame pipeline of `movnect demo`: crop -> model -> decode -> filter -> fit.
+
+`LivePipeline.step(frame, t)` runs one frame and returns the frames whose fitted pose is
+final (in order). Fitting needs personal bone lengths, so the first `calibration_frames`
+tracked frames are buffered while their filtered 3D accumulates; then the skeleton is
+personalised (postprocess.kinematics.estimate_bone_lengths), the buffered frames are fitted
+and released, and every later frame is released at once. `finish()` releases what is left
+(also after an interrupt), so nothing recorded is lost.
+
+A frame is *tracked* when the mean joint confidence reaches `min_confidence`. An untracked
+frame (nobody in view, heavy occlusion) does not touch the filters or the fitter: the last
+pose is held and marked untracked, so no garbage rotations reach the avatar. After
+`lost_reset_frames` untracked frames the crop returns to the full-frame box.
+
+Camera: with no intrinsics given (webcams), a pinhole with `fov_deg` horizontal field of view
+and the principal point at the image centre is assumed (documented in docs/demo.md).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from movnect.camera import CropBox, Intrinsics, crop_image, crop_to_image
+from movnect.inference import PoseEstimator, full_frame_box
+from postprocess.kinematics import Skeleton, estimate_bone_lengths
+from postprocess.one_euro import VNECT_2D, VNECT_3D, OneEuroConfig, OneEuroFilter, vnect_scale_2d, vnect_scale_3d
+from postprocess.skeleton_fit import FitConfig, FitResult, SkeletonFitter
+from postprocess.tracker import BoxTracker
+
+# A typical adult (mm), used only when a sequence never yields a tracked frame: the BVH then
+# still gets a well-formed rig. Bones in movnect.skeleton.BONES order (child joints 1..16).
+TYPICAL_BONES_MM = (130.0, 450.0, 440.0, 130.0, 450.0, 440.0, 230.0, 250.0, 110.0, 115.0,
+                    150.0, 280.0, 250.0, 150.0, 280.0, 250.0)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    fov_deg: float = 60.0              # horizontal field of view assumed for unknown cameras
+    min_confidence: float = 0.3        # mean joint confidence of a tracked frame
+    calibration_frames: int = 30       # tracked frames of filtered 3D for the bone lengths
+    lost_reset_frames: int = 10        # untracked frames before the box returns to full frame
+    filter_2d: OneEuroConfig = VNECT_2D
+    filter_3d: OneEuroConfig = VNECT_3D
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    def __post_init__(self) -> None:
+        if not 10.0 <= self.fov_deg <= 170.0:
+            raise ValueError(f"fov_deg must be in [10, 170], got {self.fov_deg}")
+        if self.calibration_frames < 1 or self.lost_reset_frames < 1:
+            raise ValueError("calibration_frames and lost_reset_frames must be >= 1")
+
+
+def intrinsics_from_fov(height: int, width: int, fov_deg: float) -> Intrinsics:
+    """Pinhole intrinsics of a (height, width) image with horizontal field of view fov_deg."""
+    f = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    return Intrinsics((f, f), ((width - 1) / 2.0, (height - 1) / 2.0), width=width, height=height)
+
+
+@dataclass
+class FrameResult:
+    """One processed frame; 2D in image pixels, 3D in mm (camera axes)."""
+
+    index: int
+    t: float
+    box: CropBox
+    joints2d: np.ndarray            # (17, 2) raw decoded
+    confidence: np.ndarray          # (17,)
+    joints3d: np.ndarray            # (17, 3) raw decoded, root-relative
+    joints2d_filtered: np.ndarray   # (17, 2)
+    joints3d_filtered: np.ndarray   # (17, 3) root-relative
+    tracked: bool
+    fit: FitResult | None = None    # set when the frame is released
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class LivePipeline:
+    """See the module docstring. `estimator` is any movnect.inference.PoseEstimator."""
+
+    def __init__(self, estimator: PoseEstimator, frame_shape: tuple[int, int],
+                 intrinsics: Intrinsics | None = None, config: LiveConfig = LiveConfig()) -> None:
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        if h < 8 or w < 8:
+            raise ValueError(f"frame too small: {frame_shape}")
+        self.estimator, self.config = estimator, config
+        self.frame_shape = (h, w)
+        self.intrinsics = intrinsics or intrinsics_from_fov(h, w, config.fov_deg)
+        self.tracker = BoxTracker(full_frame_box(h, w))
+        self.filter_2d, self.filter_3d = OneEuroFilter(config.filter_2d), OneEuroFilter(config.filter_3d)
+        self.skeleton: Skeleton | None = None
+        self.fitter: SkeletonFitter | None = None
+        self._pending: list[FrameResult] = []
+        self._last: FrameResult | None = None
+        self._last_fit: FitResult | None = None
+        self._lost = 0
+        self._count = 0
+
+    @property
+    def calibrated(self) -> bool:
+        return self.fitter is not None
+
+    def step(self, frame_rgb: np.ndarray, t: float) -> tuple[FrameResult, list[FrameResult]]:
+        """Process one (H, W, 3) uint8 RGB frame at time t (s, increasing).
+
+        Returns (this frame's result for display, the frames released for output).
+        """
+        if frame_rgb.ndim != 3 or frame_rgb.shape[:2] != self.frame_shape or frame_rgb.shape[2] != 3:
+            raise ValueError(f"expected a frame of shape {self.frame_shape + (3,)}, got {frame_rgb.shape}")
+        timings: dict[str, float] = {}
+        size = self.estimator.codec.config.input_size
+        box = self.tracker.box
+        t0 = time.perf_counter()
+        crop = crop_image(frame_rgb, box, size)
+        t1 = time.perf_counter()
+        pred = self.estimator(crop[None])
+        t2 = time.perf_counter()
+        timings["crop"], timings["model+decode"] = (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        j2 = crop_to_image(pred.joints2d[0].astype(np.float64), box, size)
+        conf = pred.confidence[0].astype(np.float64)
+        j3 = pred.joints3d[0].astype(np.float64)
+        tracked = bool(np.isfinite(j2).all() and np.isfinite(j3).all()
+                       and float(np.mean(conf)) >= self.config.min_confidence)
+
+        t3 = time.perf_counter()
+        if tracked:
+            self._lost = 0
+            f2 = self.filter_2d(j2, t, scale=vnect_scale_2d(box.side))
+            knee_neck = self.skeleton.knee_neck_length if self.skeleton else 920.0
+            f3 = self.filter_3d(j3, t, scale=vnect_scale_3d(knee_neck))
+            self.tracker.update(j2, conf, t)
+        else:
+            self._lost += 1
+            if self._lost >= self.config.lost_reset_frames:
+                self.tracker.reset()
+            f2 = self._last.joints2d_filtered if self._last is not None else j2
+            f3 = self._last.joints3d_filtered if self._last is not None else j3
+        timings["filter"] = (time.perf_counter() - t3) * 1e3
+
+        result = FrameResult(self._count, float(t), box, j2, conf, j3, np.array(f2), np.array(f3),
+                             tracked, timings_ms=timings)
+        self._count += 1
+        if tracked:
+            self._last = result
+        t4 = time.perf_counter()
+        released = self._release(result)
+        timings["fit"] = (time.perf_counter() - t4) * 1e3
+        return result, released
+
+    def finish(self) -> list[FrameResult]:
+        """Release every buffered frame (personalising from what was seen so far)."""
+        if self.fitter is None and self._pending:
+            self._calibrate()
+            return self._fit_all(self._pending)
+        return []
+
+    # ---- internals -----------------------------------------------------------------------
+    def _release(self, result: FrameResult) -> list[FrameResult]:
+        if self.fitter is not None:
+            return self._fit_all([result])
+        self._pending.append(result)
+        if sum(r.tracked for r in self._pending) >= self.config.calibration_frames:
+            self._calibrate()
+            return self._fit_all(self._pending)
+        return []
+
+    def _calibrate(self) -> None:
+        tracked = [r for r in self._pending if r.tracked]
+        if tracked:
+            joints = np.stack([r.joints3d_filtered for r in tracked])
+            conf = np.stack([r.confidence for r in tracked])
+            try:
+                self.skeleton = estimate_bone_lengths(joints, conf)
+            except ValueError:
+                self.skeleton = Skeleton(TYPICAL_BONES_MM)
+        else:
+            self.skeleton = Skeleton(TYPICAL_BONES_MM)
+        self.fitter = SkeletonFitter(self.skeleton, self.intrinsics, self.config.fit)
+
+    def _fit_all(self, results: list[FrameResult]) -> list[FrameResult]:
+        assert self.fitter is not None
+        out = []
+        for r in results:
+            if r.tracked:
+                fit = self.fitter.fit(r.joints2d_filtered, r.joints3d_filtered, r.confidence, r.t)
+                if fit is not None:
+                    self._last_fit = fit
+            else:
+                fit = None
+            if fit is None or not r.tracked:
+                fit = self._held(r.t)
+            r.fit = fit
+            out.append(r)
+        self._pending = []
+        return out
+
+    def _held(self, t: float) -> FitResult:
+        """The last fitted pose repeated and marked held (or the rest pose at a default place)."""
+        if self._last_fit is not None:
+            return dataclasses.replace(self._last_fit, held=True, timestamp=t)
+        assert self.skeleton is not None
+        h, w = self.frame_shape
+        depth = 3000.0
+        rest = self.skeleton.rest_pose + np.array([0.0, 0.0, depth])
+        return FitResult(joints=rest, pelvis=np.eye(3), thorax=np.eye(3), held=True, timestamp=t)
