@@ -83,12 +83,13 @@ def with_input_size(codec: Codec, size: int | None) -> Codec:
 
 
 def output_path(out: str | Path, fmt: str) -> Path:
-    """`out` with the format's suffix checked (a missing suffix is added)."""
+    """`out` with the format's suffix: kept if present, added if missing (`model` or
+    `model.v2` -> `model.onnx`, `model.v2.onnx`), an error if it is another format's."""
     p = Path(out)
     want = SUFFIXES[fmt]
     if p.suffix.lower() == want:
         return p
-    if p.suffix:
+    if p.suffix.lower() in SUFFIXES.values():
         raise ValueError(f"{fmt} models are written as {want}, got {p.name}")
     return p.with_name(p.name + want)
 

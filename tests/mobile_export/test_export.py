@@ -32,6 +32,7 @@ def test_options_validation():
 def test_output_path_suffixes(tmp_path):
     assert output_path(tmp_path / "m", "coreml").name == "m.mlpackage"
     assert output_path(tmp_path / "m.tflite", "tflite").name == "m.tflite"
+    assert output_path(tmp_path / "m.w1.0", "onnx").name == "m.w1.0.onnx"
     with pytest.raises(ValueError, match="onnx models are written as .onnx, got m.tflite"):
         output_path(tmp_path / "m.tflite", "onnx")
 
