@@ -24,6 +24,7 @@ Prints ONE JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,7 +43,7 @@ from movnect.codec import Codec  # noqa: E402
 from movnect.models import ModelConfig, build_model, count_parameters  # noqa: E402
 from mobile_export.export import ExportOptions, export_model  # noqa: E402
 from mobile_export.frames import stick_figure_frames  # noqa: E402
-from mobile_export.runtime import crops_to_input, open_runner  # noqa: E402
+from mobile_export.runtime import crops_to_input, open_runner, torch_single_thread  # noqa: E402
 from mobile_export.wrapper import ExportSpec  # noqa: E402
 
 SIZE = 256
@@ -161,6 +162,8 @@ def bench_pipeline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"available": True, "frame": [480, 640]}
     ones = np.ones(codec.num_joints)
     for key, (run, spec) in runners.items():
+        # as mobile_export.runtime does: one torch thread for the decoder next to another runtime
+        decode_threads = contextlib.nullcontext if key == "torch_eager" else torch_single_thread
         stages = {s: [] for s in ("crop", "model", "decode", "filter", "fit", "track", "total")}
         f2, f3 = OneEuroFilter(VNECT_2D), OneEuroFilter(VNECT_3D)
         fitter = SkeletonFitter(Skeleton(lengths), cam)
@@ -177,7 +180,8 @@ def bench_pipeline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if spec.decode:
                 j2c, j3 = out["joints2d"][0], out["joints3d"][0]
             else:
-                dec = codec.decode(torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)))
+                with decode_threads():
+                    dec = codec.decode(torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)))
                 j2c, j3 = dec.joints2d[0].numpy(), dec.joints3d[0].numpy()
             j2 = crop_to_image(j2c.astype(np.float64), tracker.box, SIZE)
             j3 = j3.astype(np.float64)

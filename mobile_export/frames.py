@@ -4,6 +4,7 @@
   * an HDF5 dataset file (prepare-h36m / synthetic release output): the first uint8 array
     shaped (N, H, W, 3) (the person crops), evenly spaced rows;
   * a folder of images, an image or a video: each frame centre-cropped to a square and resized.
+`synthetic_frames(size, count)` renders person crops with the synthetic release's renderer.
 `stick_figure_frames(size, count, seed)` draws stick figures (17-joint skeleton, random limb
 angles, textured background) and returns their 2D joints too: deterministic frames with a known
 answer for tests and for exports when no data is at hand. They are drawings, not photographs.
@@ -122,10 +123,43 @@ def stick_figure_frames(size: int, count: int, seed: int = 0) -> tuple[np.ndarra
     return frames, joints
 
 
+def synthetic_frames(size: int, count: int, seed: int = 0) -> np.ndarray:
+    """Person crops (N, S, S, 3) uint8 RGB rendered by the synthetic release's renderer
+    (movnect.data.synthetic*): a walking subject in a room seen by a Human3.6M camera, cropped
+    around the projected joints (padded by 20 %), one frame every 0.1 s."""
+    from movnect import camera as cam
+    from movnect.data.synthetic import synth_cameras
+    from movnect.data.synthetic_body import generate_motion
+    from movnect.data.synthetic_motion import CaptureRegion, sample_shape
+    from movnect.data.synthetic_render import render_person, sample_appearance
+    from movnect.data.synthetic_scene import render_background, sample_scene
+
+    rng = np.random.default_rng([seed, 1])
+    shape, look = sample_shape(rng), sample_appearance(rng)
+    region = CaptureRegion([cam.h36m_camera("S1", c) for c in cam.h36m_camera_ids()])
+    camera = synth_cameras("S1", (cam.h36m_camera_ids()[0],), 500)[0]
+    background = render_background(sample_scene(rng, tuple(region.center)), camera)
+    motion = generate_motion("Walking", shape, region, 5 * count, rng)
+    out = np.empty((count, size, size, 3), np.uint8)
+    for n in range(count):
+        img = background.copy()
+        render_person(img, motion, 5 * n, shape, look, camera)
+        uv = cam.project(cam.world_to_camera(skeleton.from_h36m32(motion.joints[5 * n]), camera.extrinsics),
+                         camera.intrinsics)
+        lo, hi = uv.min(0), uv.max(0)
+        box = cam.CropBox.around(tuple((lo + hi) / 2), float((hi - lo).max()) * 1.2)
+        out[n] = cv2.cvtColor(cam.crop_image(img, box, size), cv2.COLOR_BGR2RGB)
+    return out
+
+
 def sample_frames(source: str | Path | None, size: int, count: int = 16) -> tuple[np.ndarray, str]:
     """Frames for verification or calibration and a description of where they came from:
-    `source` when given (see load_frames), else drawn stick figures."""
+    `source` when given (see load_frames), else frames of the synthetic renderer, else (if
+    that cannot run) drawn stick figures."""
     if source is not None:
         return load_frames(source, size, count), str(source)
-    frames, _ = stick_figure_frames(size, count, seed=0)
-    return frames, f"{count} generated stick-figure frames (no --frames given)"
+    try:
+        return synthetic_frames(size, count), f"{count} synthetic-renderer person crops (no --frames given)"
+    except ImportError:
+        frames, _ = stick_figure_frames(size, count, seed=0)
+        return frames, f"{count} generated stick-figure frames (no --frames given; synthetic renderer missing)"

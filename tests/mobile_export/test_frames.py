@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mobile_export.frames import load_frames, sample_frames, square_resize, stick_figure_frames
+from mobile_export.frames import load_frames, sample_frames, square_resize, stick_figure_frames, synthetic_frames
 
 
 def test_square_resize_takes_the_centre():
@@ -65,5 +65,10 @@ def test_stick_figures_are_deterministic_and_marked():
     u, v = np.round(ja[0]).astype(int).T
     pix = a[0, v, u].astype(int)
     assert ((pix.max(-1) < 60) | (pix.min(-1) > 195)).all()
-    frames, where = sample_frames(None, 32, 2)
-    assert frames.shape == (2, 32, 32, 3) and "generated" in where
+
+
+def test_default_frames_come_from_the_synthetic_renderer():
+    frames, where = sample_frames(None, 64, 3)
+    assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8 and "synthetic" in where
+    assert frames.std() > 10 and not np.array_equal(frames[0], frames[2])  # a moving person, not a blank
+    assert np.array_equal(frames, synthetic_frames(64, 3))  # deterministic

@@ -55,3 +55,14 @@ def test_predict_cli_on_exported_model(capsys, exports, tmp_path):
     doc = json.loads(out.read_text())
     assert len(doc["frames"]) == 1 and np.array(doc["frames"][0]["joints3d"]).shape == (17, 3)
     assert "exported model: tflite" in stdout
+
+
+def test_decoder_runs_single_threaded_and_restores():
+    import torch
+
+    from mobile_export.runtime import torch_single_thread
+
+    before = torch.get_num_threads()
+    with torch_single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
