@@ -195,6 +195,32 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="live 3D pose from a webcam or a video: overlay video, BVH, VMC, JSON lines")
+    p.add_argument("--source", default="0", help="webcam index (0), a video file, or 'sample' (generated clip)")
+    p.add_argument("--model", default="default", help="'default' (embedded), a checkpoint, or an exported .tflite/.onnx")
+    p.add_argument("--out", default=None, help="folder for overlay.mp4, motion.bvh, poses.jsonl, summary.json (default demo_out for --source sample)")
+    p.add_argument("--show", action="store_true", help="show a window (when a display exists)")
+    p.add_argument("--bvh", default=None, help="write the fitted motion to this BVH file")
+    p.add_argument("--vmc", default=None, metavar="HOST:PORT", help="stream to a VMC receiver (e.g. 127.0.0.1:39539)")
+    p.add_argument("--jsonl", default=None, help="write one JSON object per frame to this file")
+    p.add_argument("--fov", type=float, default=60.0, help="horizontal field of view of the camera, degrees")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from movnect.demo import demo
+
+    with tqdm(desc="demo", unit="frame", disable=not sys.stderr.isatty()) as bar:
+        summary = demo(args.source, args.model, out_dir=args.out, show=args.show, bvh=args.bvh,
+                       vmc=args.vmc, jsonl=args.jsonl, fov_deg=args.fov, max_frames=args.max_frames,
+                       progress=lambda n: bar.update(n - bar.n))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 # Subcommands, in the order `movnect --help` lists them.
 COMMANDS = [
     ("info", _add_info, _run_info),
@@ -202,6 +228,7 @@ COMMANDS = [
     ("train", _add_train, _run_train),
     ("eval", _add_eval, _run_eval),
     ("export", _add_export, _run_export),
+    ("demo", _add_demo, _run_demo),
 ]
 
 

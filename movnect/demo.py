@@ -244,3 +244,55 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
         options.out_dir.mkdir(parents=True, exist_ok=True)
         (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def load_demo_estimator(spec: str) -> PoseEstimator:
+    """The model for the demo. For 'default' the embedded TFLite export is preferred when the
+    LiteRT interpreter is installed (the fastest backend on a CPU), else the checkpoint."""
+    from movnect.inference import DEFAULT_MODEL, DEFAULT_MODEL_FILE, load_estimator
+
+    if spec == DEFAULT_MODEL:
+        tflite = DEFAULT_MODEL_FILE.with_suffix(".tflite")
+        if tflite.is_file():
+            try:
+                import ai_edge_litert  # noqa: F401
+            except ImportError:
+                pass
+            else:
+                return load_estimator(tflite)
+    return load_estimator(spec)
+
+
+def demo(source: str, model: str = "default", out_dir: str | None = None, show: bool = False,
+         bvh: str | None = None, vmc: str | None = None, jsonl: str | None = None,
+         fov_deg: float = 60.0, max_frames: int | None = None,
+         progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Everything `movnect demo` does: resolve the source ('sample' renders the generated clip
+    into the output folder once) and the model, then `run_demo`."""
+    from movnect.sample_clip import sample_intrinsics, write_sample_clip
+
+    intrinsics = None
+    if source == "sample":
+        out = Path(out_dir or "demo_out")
+        clip = out / "sample.mp4"
+        meta_path = Path(str(clip) + ".json")
+        if clip.is_file() and meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+        else:
+            meta = write_sample_clip(clip)
+        intrinsics = sample_intrinsics(meta)
+        source, out_dir = str(clip), str(out)
+    if out_dir is not None:  # an output folder gets every file output unless named elsewhere
+        bvh = bvh or str(Path(out_dir) / "motion.bvh")
+        jsonl = jsonl or str(Path(out_dir) / "poses.jsonl")
+    options = DemoOptions(
+        out_dir=Path(out_dir) if out_dir else None,
+        bvh=Path(bvh) if bvh else None,
+        jsonl=Path(jsonl) if jsonl else None,
+        vmc=parse_host_port(vmc) if vmc else None,
+        show=show, max_frames=max_frames, live=LiveConfig(fov_deg=fov_deg),
+    )
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
+    estimator = load_demo_estimator(model)
+    return run_demo(estimator, source, options, intrinsics, progress)
