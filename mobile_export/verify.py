@@ -186,6 +186,12 @@ def verify_export(
             f"only {report.stable_joints} of {report.total_joints} joints have a distinct heatmap peak "
             "on these frames (untrained model or frames without a person?): joint errors checked on few joints"
         )
+    ref_max = float(np.abs(ref).max())
+    if ref_max < 1e-3:
+        report.notes.append(
+            f"the reference maps are tiny (max |value| {ref_max:.2g}): an untrained model? float16 "
+            "cannot hold values below 6e-5 accurately, so fp16 comparisons of such maps are meaningless"
+        )
     if format_of(path) == "coreml":
         report.notes.append("CoreML ran on the Linux MIL checker: converted graph and weights, not Apple's kernels")
     return report
