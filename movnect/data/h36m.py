@@ -1,0 +1,312 @@
+"""Human3.6M release -> one HDF5 training file (`movnect prepare-h36m`).
+
+Per sequence (subject, file action, camera): world poses from the CDF file go to the camera frame
+through the subject's camera (X_cam = R^T (X_world - t)), 32 -> 17 joints, project with lens
+distortion; each kept video frame is cropped to a square around the projected joints (side =
+(1 + 2 margin) x the larger side of their bounding box), resized to `crop_size` and stored as
+JPEG with its metadata. The HDF5 schema is documented in docs/data.md.
+
+Safety and resumability: every sequence is written as its own shard file in `<out>.parts/`
+(temporary name, then an atomic rename), so a re-run reuses finished shards and redoes only the
+rest. The shards are merged into `<out>.partial`, which gets the attribute complete=True and is
+renamed to `<out>` only at the very end; readers (`open_h36m`) refuse files without it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from movnect import skeleton
+from movnect.camera import CropBox, crop_image, project, world_to_camera
+from movnect.data.h36m_release import (
+    ACTIONS, Sequence, SequenceError, discover, open_video, read_poses, release_camera, subject_key,
+)
+
+FORMAT = "movnect-h36m"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    crop_size: int = 256          # stored crop side, pixels
+    margin: float = 0.2           # crop side = (1 + 2 margin) x larger side of the joints' box
+    frame_step: int = 5           # keep frames 0, step, 2 step, ... of each sequence
+    jpeg_quality: int = 90
+    subjects: tuple[str, ...] | None = None
+    cameras: tuple[str, ...] | None = None
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.crop_size < 8 or self.frame_step < 1 or self.workers < 1:
+            raise ValueError(f"need crop_size >= 8, frame_step >= 1, workers >= 1; got {self}")
+        if not 0.0 <= self.margin <= 2.0 or not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"margin must lie in [0, 2] and jpeg_quality in [1, 100]; got {self}")
+
+
+@dataclass
+class SequenceResult:
+    name: str
+    status: str                   # "converted" | "reused" | "skipped"
+    rows: int = 0
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PrepareSummary:
+    out: Path
+    rows: int
+    results: list[SequenceResult]
+    problems: list[str]           # found while scanning the release (e.g. missing videos)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+
+def person_box(uv: np.ndarray, margin: float) -> CropBox:
+    """Square box around (J, 2) image points: centred on their bounding box, side (1 + 2 m) x max extent."""
+    uv = np.asarray(uv, dtype=np.float64)
+    if uv.ndim != 2 or uv.shape[1] != 2:
+        raise ValueError(f"person_box: expected (J, 2) points, got {uv.shape}")
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    side = max(float((hi - lo).max()) * (1.0 + 2.0 * margin), 8.0)
+    return CropBox.around(tuple((lo + hi) / 2.0), side)
+
+
+def _shard_path(work: Path, seq: Sequence) -> Path:
+    return work / f"{seq.subject}__{seq.stem}__{seq.camera}.h5"
+
+
+def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Path) -> SequenceResult:
+    """Convert one sequence into a shard file (atomically). Damaged inputs -> status 'skipped'."""
+    import cv2
+    import h5py
+
+    cv2.setNumThreads(1)
+    warnings: list[str] = []
+    try:
+        poses = read_poses(seq.cdf_path)
+        camera = release_camera(root, seq.subject, seq.camera)
+        j3d = world_to_camera(skeleton.from_h36m32(poses), camera.extrinsics)
+        if np.any(j3d[..., 2] <= 0):
+            raise SequenceError(f"{seq.name}: joints behind the camera (wrong camera parameters?)")
+        j2d = project(j3d, camera.intrinsics)
+        cap = open_video(seq.video_path)
+        jpgs, frames, boxes = [], [], []
+        n_pose, i = len(poses), 0
+        try:
+            while i < n_pose and cap.grab():
+                if i % opts.frame_step == 0:
+                    ok, image = cap.retrieve()
+                    if not ok:
+                        break
+                    if i == 0:
+                        h, w = image.shape[:2]
+                        want = (camera.intrinsics.width, camera.intrinsics.height)
+                        if abs(w - want[0]) > 2 or abs(h - want[1]) > 2:
+                            raise SequenceError(f"{seq.name}: video is {w}x{h} but camera {seq.camera} "
+                                                f"is calibrated for {want[0]}x{want[1]}")
+                    box = person_box(j2d[i], opts.margin)
+                    crop = crop_image(image, box, opts.crop_size)
+                    ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, opts.jpeg_quality])
+                    jpgs.append(np.frombuffer(jpg.tobytes(), dtype=np.uint8))
+                    frames.append(i)
+                    boxes.append(box.as_array())
+                i += 1
+            longer = i == n_pose and cap.grab()
+        finally:
+            cap.release()
+        if not frames:
+            raise SequenceError(f"unreadable video {seq.video_path}: no frame could be decoded")
+        if i < n_pose:
+            warnings.append(f"{seq.name}: video has {i} frames, mocap {n_pose}: used the first {i}")
+        elif longer:
+            warnings.append(f"{seq.name}: video longer than the mocap ({n_pose} frames): trimmed")
+    except SequenceError as exc:
+        return SequenceResult(seq.name, "skipped", message=str(exc))
+    idx = np.asarray(frames)
+    i_ = camera.intrinsics
+    tmp = shard.with_name(shard.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("images", (len(jpgs),), dtype=h5py.vlen_dtype(np.uint8))
+        ds[...] = np.array(jpgs + [None], dtype=object)[:-1]
+        f["joints3d"] = j3d[idx].astype(np.float32)
+        f["joints2d"] = j2d[idx].astype(np.float32)
+        f["crop_box"] = np.asarray(boxes, dtype=np.float32)
+        f["frame"] = idx.astype(np.int32)
+        f.attrs.update({
+            "subject": seq.subject, "stem": seq.stem, "action": seq.action, "subaction": seq.subaction,
+            "camera": seq.camera, "rows": len(jpgs), "warnings": json.dumps(warnings),
+            "intrinsics": np.array([*i_.focal, *i_.center, *i_.radial, *i_.tangential], dtype=np.float64),
+            "image_size": np.array([i_.width, i_.height], dtype=np.int32),
+            "extrinsics": np.array([*camera.extrinsics.orientation, *camera.extrinsics.translation]),
+        })
+    os.replace(tmp, shard)
+    return SequenceResult(seq.name, "converted", len(jpgs), warnings=warnings)
+
+
+def _convert_task(args: tuple[Sequence, Path, PrepareOptions, Path]) -> SequenceResult:
+    return convert_sequence(*args)
+
+
+def _params(root: Path, opts: PrepareOptions) -> dict:
+    return {"format": FORMAT, "version": VERSION, "root": str(root.resolve()), "crop_size": opts.crop_size,
+            "margin": opts.margin, "frame_step": opts.frame_step, "jpeg_quality": opts.jpeg_quality}
+
+
+def prepare_h36m(root: str | Path, out: str | Path, opts: PrepareOptions = PrepareOptions(),
+                 progress: Callable[[SequenceResult, int, int], None] | None = None,
+                 overwrite: bool = False) -> PrepareSummary:
+    """Convert a release tree into the HDF5 file `out`; see the module docstring.
+
+    progress(result, done, total) is called after each sequence (also for reused shards); an
+    exception it raises stops the run, which a later call resumes.
+    """
+    root, out = Path(root), Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite (--overwrite) to rebuild it")
+    sequences, problems = discover(root, opts.subjects, opts.cameras)
+    if not sequences:
+        detail = f": {problems[0]}" if problems else ""
+        raise FileNotFoundError(f"no convertible sequences under {root}{detail}")
+    work = out.with_name(out.name + ".parts")
+    work.mkdir(parents=True, exist_ok=True)
+    params, pfile = _params(root, opts), work / "params.json"
+    if pfile.exists() and json.loads(pfile.read_text()) != params:
+        raise ValueError(f"{work} holds a conversion with other options "
+                         f"({pfile.read_text().strip()}); delete it or rerun with the same options")
+    pfile.write_text(json.dumps(params))
+    results: list[SequenceResult] = []
+    todo = []
+    total = len(sequences)
+    for seq in sequences:
+        shard = _shard_path(work, seq)
+        if shard.exists():
+            results.append(_reused(seq, shard))
+            if progress:
+                progress(results[-1], len(results), total)
+        else:
+            todo.append((seq, root, opts, shard))
+    if opts.workers == 1 or len(todo) <= 1:
+        for task in todo:
+            results.append(_convert_task(task))
+            if progress:
+                progress(results[-1], len(results), total)
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(min(opts.workers, len(todo))) as pool:
+            for res in pool.imap_unordered(_convert_task, todo):
+                results.append(res)
+                if progress:
+                    progress(res, len(results), total)
+    done = {r.name for r in results if r.status != "skipped"}
+    shards = [_shard_path(work, s) for s in sequences if s.name in done]
+    if not shards:
+        raise ValueError(f"no sequence of {root} could be converted; first problem: "
+                         f"{next((r.message for r in results if r.message), 'none')}")
+    rows = _merge(shards, out, params, results, problems)
+    shutil.rmtree(work, ignore_errors=True)
+    order = {s.name: k for k, s in enumerate(sequences)}
+    results.sort(key=lambda r: order[r.name])
+    return PrepareSummary(out, rows, results, problems)
+
+
+def _reused(seq: Sequence, shard: Path) -> SequenceResult:
+    import h5py
+
+    with h5py.File(shard, "r") as f:
+        return SequenceResult(seq.name, "reused", int(f.attrs["rows"]), warnings=json.loads(f.attrs["warnings"]))
+
+
+def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceResult],
+           problems: list[str]) -> int:
+    """Concatenate shards (in sequence order) into out.partial, mark it complete, rename to out."""
+    import h5py
+
+    metas = []
+    for p in shards:
+        with h5py.File(p, "r") as f:
+            metas.append({k: f.attrs[k] for k in f.attrs})
+    subjects = sorted({str(m["subject"]) for m in metas}, key=subject_key)
+    cameras = list(dict.fromkeys(str(m["camera"]) for m in metas))
+    from movnect.camera import h36m_camera_ids
+
+    cameras = [c for c in h36m_camera_ids() if c in cameras] + [c for c in cameras if c not in h36m_camera_ids()]
+    seq_names = list(dict.fromkeys(f"{m['subject']}/{m['stem']}" for m in metas))
+    total = int(sum(int(m["rows"]) for m in metas))
+    tmp = out.with_name(out.name + ".partial")
+    with h5py.File(tmp, "w") as f:
+        chunk = (max(1, min(total, 256)),)
+        images = f.create_dataset("images", (total,), dtype=h5py.vlen_dtype(np.uint8), chunks=chunk)
+        cols = {
+            "joints3d": ((total, 17, 3), np.float32), "joints2d": ((total, 17, 2), np.float32),
+            "crop_box": ((total, 3), np.float32), "intrinsics": ((total, 9), np.float64),
+            "extrinsics": ((total, 7), np.float64), "image_size": ((total, 2), np.int32),
+            "frame": ((total,), np.int32), "subject": ((total,), np.int16), "action": ((total,), np.int16),
+            "subaction": ((total,), np.int16), "camera": ((total,), np.int16), "sequence": ((total,), np.int32),
+        }
+        ds = {k: f.create_dataset(k, shape, dtype=dt) for k, (shape, dt) in cols.items()}
+        a = 0
+        for p, m in zip(shards, metas):
+            with h5py.File(p, "r") as s:
+                n = int(m["rows"])
+                b = a + n
+                images[a:b] = s["images"][...]
+                for k in ("joints3d", "joints2d", "crop_box", "frame"):
+                    ds[k][a:b] = s[k][...]
+            ds["intrinsics"][a:b] = m["intrinsics"]
+            ds["extrinsics"][a:b] = m["extrinsics"]
+            ds["image_size"][a:b] = m["image_size"]
+            ds["subject"][a:b] = subjects.index(str(m["subject"]))
+            ds["action"][a:b] = ACTIONS.index(str(m["action"]))
+            ds["subaction"][a:b] = int(m["subaction"])
+            ds["camera"][a:b] = cameras.index(str(m["camera"]))
+            ds["sequence"][a:b] = seq_names.index(f"{m['subject']}/{m['stem']}")
+            a = b
+        string = h5py.string_dtype()
+        for name, values in (("subjects", subjects), ("actions", list(ACTIONS)), ("cameras", cameras),
+                             ("sequences", seq_names)):
+            f.create_dataset(f"names/{name}", data=np.array(values, dtype=object), dtype=string)
+        f.attrs.update({
+            "format": FORMAT, "version": VERSION, "rows": total, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "options": json.dumps(params), "crop_size": params["crop_size"], "frame_step": params["frame_step"],
+            "margin": params["margin"],
+            "skipped": json.dumps([r.message for r in results if r.status == "skipped"] + problems),
+            "warnings": json.dumps([w for r in results for w in r.warnings]),
+        })
+        f.attrs["complete"] = True  # last: a file without it is never taken for a finished one
+    os.replace(tmp, out)
+    return total
+
+
+def open_h36m(path: str | Path):  # -> h5py.File
+    """Open a prepared file read-only; ValueError unless it is a complete prepare-h36m file."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"HDF5 dataset not found: {path}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path} is not a readable HDF5 file ({exc})") from None
+    if f.attrs.get("format") != FORMAT or not bool(f.attrs.get("complete", False)):
+        f.close()
+        raise ValueError(f"{path} is not a complete prepare-h36m file (interrupted conversion?); "
+                         "re-run `movnect prepare-h36m` to finish it")
+    return f
+
+
+def summary_dict(summary: PrepareSummary) -> dict:
+    """JSON-friendly summary (for the CLI's --json and logs)."""
+    return {"out": str(summary.out), "rows": summary.rows, "converted": summary.count("converted"),
+            "reused": summary.count("reused"), "skipped": summary.count("skipped"),
+            "results": [asdict(r) for r in summary.results], "problems": summary.problems}

@@ -1,0 +1,200 @@
+"""Reading a Human3.6M release tree: sequences, action names, cameras, CDF poses, videos.
+
+Layout (official): S*/MyPoseFeatures/D3_Positions/<file action>.cdf (variable 'Pose',
+(1, N, 96) world mm, 32 joints) and S*/Videos/<file action>.<camera id>.mp4 (50 fps).
+File action names vary ('TakingPhoto' vs 'Photo', 'WalkingDog' vs 'WalkDog', 'Directions 1');
+`canonical_action` maps them onto the 15 canonical actions.
+
+Cameras come from the package data (movnect.camera.h36m_camera) unless the release root holds
+a `movnect_cameras.json` override in the same schema: the synthetic generator writes one when it
+renders at reduced resolution (intrinsics scaled); real releases never have it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from movnect import camera as cam
+
+ACTIONS: tuple[str, ...] = (
+    "Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
+    "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether",
+)
+_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
+CAMERA_OVERRIDE = "movnect_cameras.json"
+FPS = 50
+
+
+class SequenceError(Exception):
+    """A sequence that cannot be converted (bad CDF, unreadable video); the run goes on."""
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """One (subject, file action, camera) of a release."""
+
+    subject: str
+    stem: str           # file action name, e.g. 'Directions 1'
+    action: str         # canonical action, e.g. 'Directions'
+    subaction: int      # 1-based order of the stem among the subject's takes of the action
+    camera: str
+    cdf_path: Path
+    video_path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.subject}/{self.stem}.{self.camera}"
+
+
+def canonical_action(stem: str) -> str | None:
+    """'Directions 1' -> 'Directions', 'TakingPhoto' -> 'Photo'; None for unknown names."""
+    m = re.fullmatch(r"(.+?)(?: \d+)?", stem.strip())
+    base = m.group(1) if m else stem
+    base = _ALIASES.get(base, base)
+    return base if base in ACTIONS else None
+
+
+def subject_key(subject: str) -> tuple[int, str]:
+    """Sort key putting S2 before S11."""
+    m = re.fullmatch(r"S(\d+)", subject)
+    return (int(m.group(1)), subject) if m else (10**6, subject)
+
+
+def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
+             cameras: tuple[str, ...] | None = None) -> tuple[list[Sequence], list[str]]:
+    """All convertible sequences under a release root, plus one-line problems found on the way.
+
+    Raises FileNotFoundError when the root or its pose files are missing, ValueError for a
+    requested subject that is not in the release.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Human3.6M release root not found: {root}")
+    found_subjects = sorted((p.parent.parent.name for p in root.glob("S*/MyPoseFeatures/D3_Positions")
+                             if p.is_dir()), key=subject_key)
+    if not found_subjects:
+        raise FileNotFoundError(
+            f"no S*/MyPoseFeatures/D3_Positions folders under {root}: is this the Human3.6M release root?")
+    if subjects is not None:
+        missing = [s for s in subjects if s not in found_subjects]
+        if missing:
+            raise ValueError(f"subject(s) {', '.join(missing)} not in release {root} (has {', '.join(found_subjects)})")
+        found_subjects = [s for s in found_subjects if s in subjects]
+    if cameras is None:  # the cameras that have videos in this release, in canonical order
+        present = {v.stem.rsplit(".", 1)[-1] for s in found_subjects for v in (root / s / "Videos").glob("*.mp4")}
+        cams = tuple(c for c in cam.h36m_camera_ids() if c in present) or cam.h36m_camera_ids()
+    else:
+        cams = tuple(cameras)
+    sequences, problems = [], []
+    for subject in found_subjects:
+        takes: dict[str, list[str]] = {}
+        for cdf in sorted((root / subject / "MyPoseFeatures" / "D3_Positions").glob("*.cdf")):
+            action = canonical_action(cdf.stem)
+            if action is None:
+                problems.append(f"{subject}/{cdf.name}: not one of the 15 actions, ignored")
+                continue
+            takes.setdefault(action, []).append(cdf.stem)
+        for action, stems in takes.items():
+            for sub, stem in enumerate(sorted(stems), start=1):
+                cdf_path = root / subject / "MyPoseFeatures" / "D3_Positions" / f"{stem}.cdf"
+                for c in cams:
+                    video = root / subject / "Videos" / f"{stem}.{c}.mp4"
+                    seq = Sequence(subject, stem, action, sub, c, cdf_path, video)
+                    if not video.is_file():
+                        problems.append(f"{seq.name}: video missing ({video}), skipped")
+                        continue
+                    sequences.append(seq)
+    sequences.sort(key=lambda s: (subject_key(s.subject), s.stem, s.camera))
+    return sequences, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Cameras
+
+
+def _camera_from_facts(facts: dict, subject: str, camera_id: str, source: str) -> cam.Camera:
+    try:
+        i = facts["intrinsics"][camera_id]
+        e = facts["extrinsics"][subject][camera_id]
+    except KeyError:
+        raise ValueError(f"{source} has no camera {camera_id} for subject {subject}") from None
+    intr = cam.Intrinsics(tuple(i["focal_length"]), tuple(i["center"]), tuple(i["radial_distortion"]),
+                          tuple(i["tangential_distortion"]), int(i["res_w"]), int(i["res_h"]))
+    return cam.Camera(camera_id, intr, cam.Extrinsics(tuple(e["orientation"]), tuple(e["translation"])))
+
+
+def release_camera(root: str | Path, subject: str, camera_id: str) -> cam.Camera:
+    """The camera of one subject's sequence: the release's override file if any, else package data."""
+    override = Path(root) / CAMERA_OVERRIDE
+    if override.is_file():
+        return _camera_from_facts(_read_override(str(override)), subject, camera_id, str(override))
+    return cam.h36m_camera(subject, camera_id)
+
+
+_OVERRIDE_CACHE: dict[str, dict] = {}
+
+
+def _read_override(path: str) -> dict:
+    if path not in _OVERRIDE_CACHE:
+        try:
+            _OVERRIDE_CACHE[path] = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"camera override {path} is unreadable: {exc}") from None
+    return _OVERRIDE_CACHE[path]
+
+
+def camera_facts(cameras: dict[str, dict[str, cam.Camera]]) -> dict:
+    """Override-file JSON for {subject: {camera id: Camera}} (the package data's schema)."""
+    intr, extr = {}, {}
+    for subject, by_id in cameras.items():
+        extr[subject] = {}
+        for cid, c in by_id.items():
+            i = c.intrinsics
+            intr[cid] = {"center": list(i.center), "focal_length": list(i.focal),
+                         "radial_distortion": list(i.radial), "tangential_distortion": list(i.tangential),
+                         "res_w": i.width, "res_h": i.height}
+            extr[subject][cid] = {"orientation": list(c.extrinsics.orientation),
+                                  "translation": list(c.extrinsics.translation)}
+    order = [c for c in cam.h36m_camera_ids() if c in intr]
+    return {"about": "Cameras of a synthetic release rendered at reduced resolution: Human3.6M "
+                     "extrinsics, intrinsics scaled to the video size (read by prepare-h36m).",
+            "camera_order": order, "intrinsics": intr, "extrinsics": extr}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pose files and videos
+
+
+def read_poses(path: str | Path) -> np.ndarray:
+    """World poses of a release CDF file: (N, 32, 3) float64 mm.
+
+    Raises SequenceError with a one-line message for missing, truncated or malformed files.
+    """
+    import cdflib
+
+    path = Path(path)
+    try:
+        pose = np.asarray(cdflib.CDF(str(path)).varget("Pose"), dtype=np.float64)
+    except Exception as exc:  # cdflib raises assorted errors on damaged files
+        raise SequenceError(f"truncated or unreadable CDF file {path} ({type(exc).__name__}: {exc})") from None
+    if pose.ndim == 3 and pose.shape[0] == 1:
+        pose = pose[0]
+    if pose.ndim != 2 or pose.shape[1] != 96 or pose.shape[0] < 1:
+        raise SequenceError(f"CDF file {path}: expected 'Pose' of shape (1, N, 96), got {pose.shape}")
+    if not np.isfinite(pose).all():
+        raise SequenceError(f"CDF file {path}: 'Pose' holds NaN or infinite values")
+    return pose.reshape(-1, 32, 3)
+
+
+def open_video(path: str | Path):  # -> cv2.VideoCapture
+    """An opened cv2.VideoCapture; SequenceError when the file cannot be decoded."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise SequenceError(f"unreadable video {path} (OpenCV cannot open it)")
+    return cap

@@ -1,0 +1,187 @@
+"""A synthetic Human3.6M release (`movnect synth`), for tests and benchmarks without the data.
+
+Same layout as the official release:
+  S*/MyPoseFeatures/D3_Positions/<file action>.cdf   'Pose' (1, N, 96) float32, world mm, 32 joints
+  S*/Videos/<file action>.<camera>.mp4               50 fps, mp4v, real Human3.6M cameras
+File action names use the release's variants ('TakingPhoto' / 'WalkingDog' on odd-numbered
+subjects, takes numbered 'X', 'X 1' below S9 and 'X 1', 'X 2' from S9 on), so the name mapping
+of prepare-h36m is exercised.
+
+Resolution: `image_size` is the video width. 1000 (default) renders at the cameras' real
+resolution and writes nothing else: the release is read with the package's cameras exactly as a
+real one. Smaller sizes scale the intrinsics by s = image_size / 1000 (f' = s f,
+c' = s (c + 0.5) - 0.5, height rounded to even for the codec) and write those cameras to
+`movnect_cameras.json` at the root, which prepare-h36m reads when present.
+
+Everything is deterministic for a seed: subject look and room depend on (seed, subject), each
+take's motion on (seed, subject, action, take), independent of what else is generated.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from movnect import camera as cam
+from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts
+from movnect.data.synthetic_body import generate_motion
+from movnect.data.synthetic_motion import CaptureRegion, sample_shape
+from movnect.data.synthetic_render import render_person, sample_appearance
+from movnect.data.synthetic_scene import render_background, sample_scene
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    subjects: tuple[str, ...] = ("S1", "S9")
+    actions: tuple[str, ...] = ("Walking", "Sitting")
+    subactions: int = 2              # takes per action (the release has 2)
+    frames: int = 200                # frames per take (50 fps)
+    cameras: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
+    image_size: int = 1000           # video width in pixels; 1000 = the cameras' real resolution
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        known = cam.h36m_subjects()
+        bad = [s for s in self.subjects if s not in known]
+        if bad or not self.subjects:
+            raise ValueError(f"subjects must be among {', '.join(known)}; got {self.subjects}")
+        bad = [a for a in self.actions if a not in ACTIONS]
+        if bad or not self.actions:
+            raise ValueError(f"unknown action(s) {bad}; choose from {', '.join(ACTIONS)}")
+        bad = [c for c in self.cameras if c not in cam.h36m_camera_ids()]
+        if bad or not self.cameras:
+            raise ValueError(f"unknown camera(s) {bad}; choose from {', '.join(cam.h36m_camera_ids())}")
+        if self.frames < 1 or not 1 <= self.subactions <= 3:
+            raise ValueError(f"need frames >= 1 and 1 <= subactions <= 3, got {self.frames}, {self.subactions}")
+        if not 32 <= self.image_size <= 1000 or self.image_size % 2:
+            raise ValueError(f"image_size must be even and in [32, 1000], got {self.image_size}")
+
+
+def _number(subject: str) -> int:
+    return int(re.fullmatch(r"S(\d+)", subject).group(1))  # type: ignore[union-attr]
+
+
+def file_action_name(subject: str, action: str, take: int) -> str:
+    """Release-style file name of take `take` (0-based) of a canonical action."""
+    n = _number(subject)
+    base = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}.get(action, action) if n % 2 else action
+    number = take + 1 if n >= 9 else take
+    return base if number == 0 else f"{base} {number}"
+
+
+def scaled_intrinsics(intr: cam.Intrinsics, width: int) -> cam.Intrinsics:
+    """Intrinsics of the same lens for an image `width` pixels wide (pixel centres at integers)."""
+    s = width / intr.width
+    height = 2 * int(round(intr.height * s / 2))
+    return cam.Intrinsics((intr.focal[0] * s, intr.focal[1] * s),
+                          ((intr.center[0] + 0.5) * s - 0.5, (intr.center[1] + 0.5) * s - 0.5),
+                          intr.radial, intr.tangential, width, height)
+
+
+def synth_cameras(subject: str, camera_ids: tuple[str, ...], image_size: int) -> list[cam.Camera]:
+    """The subject's real cameras with intrinsics scaled to `image_size` wide videos."""
+    out = []
+    for cid in camera_ids:
+        c = cam.h36m_camera(subject, cid)
+        if image_size != c.intrinsics.width:
+            c = replace(c, intrinsics=scaled_intrinsics(c.intrinsics, image_size))
+        out.append(c)
+    return out
+
+
+class _Subject:
+    """Everything fixed per subject: body, clothes, room, cameras and their backgrounds."""
+
+    def __init__(self, subject: str, cfg: SynthConfig) -> None:
+        rng = np.random.default_rng([cfg.seed, _number(subject), 1])
+        self.shape = sample_shape(rng)
+        self.look = sample_appearance(rng)
+        self.cameras = synth_cameras(subject, cfg.cameras, cfg.image_size)
+        full = [cam.h36m_camera(subject, c) for c in cam.h36m_camera_ids()]
+        self.region = CaptureRegion(full)
+        self.scene = sample_scene(rng, tuple(self.region.center))
+        self._bg: dict[str, np.ndarray] = {}
+
+    def background(self, camera: cam.Camera) -> np.ndarray:
+        if camera.name not in self._bg:
+            self._bg[camera.name] = render_background(self.scene, camera)
+        return self._bg[camera.name]
+
+
+def write_pose_cdf(path: Path, poses: np.ndarray) -> None:
+    """Write (N, 32, 3) world mm poses as a release CDF: zVariable 'Pose' (1, N, 96) float32."""
+    from cdflib.cdfwrite import CDF
+
+    poses = np.asarray(poses)
+    if poses.ndim != 3 or poses.shape[1:] != (32, 3):
+        raise ValueError(f"write_pose_cdf: expected (N, 32, 3) poses, got {poses.shape}")
+    path.unlink(missing_ok=True)
+    f = CDF(str(path), {"Majority": "row_major", "Compressed": False})
+    try:
+        f.write_var({"Variable": "Pose", "Data_Type": CDF.CDF_FLOAT, "Num_Elements": 1, "Rec_Vary": True,
+                     "Dim_Sizes": [poses.shape[0], 96]},
+                    var_attrs={}, var_data=poses.reshape(1, -1, 96).astype(np.float32))
+    finally:
+        f.close()
+
+
+def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
+                  progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Generate the release tree under `out`; returns a summary dict (takes, frames, seconds).
+
+    progress(name, done, total) is called after each video.
+    """
+    import time
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    total = len(cfg.subjects) * len(cfg.actions) * cfg.subactions * len(cfg.cameras)
+    done, frames, t0, render_s = 0, 0, time.perf_counter(), 0.0
+    override: dict[str, dict[str, cam.Camera]] = {}
+    for subject in cfg.subjects:
+        subj = _Subject(subject, cfg)
+        override[subject] = {c.name: c for c in subj.cameras}
+        pose_dir = out / subject / "MyPoseFeatures" / "D3_Positions"
+        video_dir = out / subject / "Videos"
+        pose_dir.mkdir(parents=True, exist_ok=True)
+        video_dir.mkdir(parents=True, exist_ok=True)
+        for action in cfg.actions:
+            for take in range(cfg.subactions):
+                stem = file_action_name(subject, action, take)
+                rng = np.random.default_rng([cfg.seed, _number(subject), 2, ACTIONS.index(action), take])
+                motion = generate_motion(action, subj.shape, subj.region, cfg.frames, rng)
+                write_pose_cdf(pose_dir / f"{stem}.cdf", motion.joints)
+                for camera in subj.cameras:
+                    t1 = time.perf_counter()
+                    write_video(video_dir / f"{stem}.{camera.name}.mp4", subj, motion, camera)
+                    render_s += time.perf_counter() - t1
+                    frames += cfg.frames
+                    done += 1
+                    if progress:
+                        progress(f"{subject}/{stem}.{camera.name}", done, total)
+    if cfg.image_size != 1000:
+        (out / CAMERA_OVERRIDE).write_text(json.dumps(camera_facts(override), indent=1))
+    seconds = time.perf_counter() - t0
+    return {"out": str(out), "videos": total, "frames": frames, "seconds": seconds,
+            "frames_per_s": frames / max(render_s, 1e-9)}
+
+
+def write_video(path: Path, subj: _Subject, motion, camera: cam.Camera) -> None:
+    """Render every frame of `motion` through `camera` into an mp4v video at 50 fps."""
+    w, h = camera.intrinsics.width, camera.intrinsics.height
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 50.0, (w, h))
+    if not writer.isOpened():
+        raise OSError(f"OpenCV cannot write the video {path} (mp4v codec missing?)")
+    bg = subj.background(camera)
+    try:
+        for k in range(motion.joints.shape[0]):
+            img = bg.copy()
+            render_person(img, motion, k, subj.shape, subj.look, camera)
+            writer.write(img)
+    finally:
+        writer.release()
