@@ -1,0 +1,8 @@
+import pytest
+
+from tests.movnect.data.fixtures import build_tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_h5(tmp_path_factory):
+    return build_tiny(tmp_path_factory.mktemp("tiny_release"))[1]

@@ -1,0 +1,19 @@
+"""A tiny synthetic release and its HDF5 file, built once per test session (shared by tests)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from movnect.data.h36m import PrepareOptions, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
+
+TINY = SynthConfig(subjects=("S1", "S9"), actions=("Walking", "Directions"), subactions=1, frames=20,
+                   cameras=("54138969", "55011271"), image_size=400, seed=3)
+
+
+def build_tiny(root: Path, frame_step: int = 5) -> tuple[Path, Path]:
+    """(release folder, prepared HDF5) under `root`; 2 subjects x 2 actions x 2 cameras x 4 rows."""
+    release, h5 = root / "release", root / "tiny.h5"
+    if not h5.exists():
+        write_release(release, TINY)
+        prepare_h36m(release, h5, PrepareOptions(frame_step=frame_step, workers=1))
+    return release, h5
