@@ -119,13 +119,33 @@ _LIMBS = (
 )
 
 
+# Face landmarks on the head sphere: offsets in head axes (forward, left, up), head radii.
+FACE_OFFSETS: dict[str, np.ndarray] = {
+    "nose": np.array([0.97, 0.0, -0.12]),
+    "left_eye": np.array([0.85, 0.35, 0.12]), "right_eye": np.array([0.85, -0.35, 0.12]),
+    "left_ear": np.array([-0.05, 0.97, 0.0]), "right_ear": np.array([-0.05, -0.97, 0.0]),
+}
+
+
+def head_center(joints: np.ndarray, head_rot: np.ndarray, shape: BodyShape) -> np.ndarray:
+    """(3,) world mm centre of the drawn head sphere, from one frame's (32, 3) joints and head axes."""
+    return joints[14] + 0.55 * (joints[15] - joints[14]) - 0.15 * shape.head_radius * head_rot[:, 0]
+
+
+def faces_camera(motion: Motion, frame: int, shape: BodyShape, camera: Camera) -> bool:
+    """Whether the face (eyes, mouth) is drawn for this frame and camera."""
+    rn = motion.head_rot[frame]
+    head_c = head_center(motion.joints[frame], rn, shape)
+    return bool(rn[:, 0] @ _unit(camera_center(camera) - head_c) > 0.15)
+
+
 def render_person(img: np.ndarray, motion: Motion, frame: int, shape: BodyShape,
                   look: Appearance, camera: Camera) -> None:
     """Draw person (and chair) of `motion` at `frame` into BGR `img` (H, W, 3) in place."""
     j = motion.joints[frame]
     rp, ru, rn = motion.pelvis_rot[frame], motion.torso_rot[frame], motion.head_rot[frame]
     s = shape
-    head_c = j[14] + 0.55 * (j[15] - j[14]) - 0.15 * s.head_radius * rn[:, 0]
+    head_c = head_center(j, rn, s)
     hair_c = head_c - 0.22 * s.head_radius * rn[:, 0] + 0.12 * s.head_radius * rn[:, 2]
     foot = {side: (j[a] - np.array([0, 0, 0.6 * s.ankle_height]), j[t]) for side, a, t in (("r", 3, 4), ("l", 8, 9))}
     lower = np.concatenate([_ring(j[0], rp, s.hip_half + 0.8 * s.thigh_radius, s.torso_depth * 0.9),
@@ -136,7 +156,7 @@ def render_person(img: np.ndarray, motion: Motion, frame: int, shape: BodyShape,
     chest_front = j[12] + 0.55 * (j[13] - j[12]) + ru[:, 0] * s.torso_depth * 1.05
     emblem = chest_front + np.outer([-1, 1, 1, -1], ru[:, 1] * 0.35 * s.chest_half) \
         + np.outer([1, 1, -1, -1], ru[:, 2] * 0.12 * s.spine_up)
-    eyes = [head_c + rn @ np.array([0.85, sd * 0.35, 0.12]) * s.head_radius for sd in (1, -1)]
+    eyes = [head_c + rn @ FACE_OFFSETS[k] * s.head_radius for k in ("left_eye", "right_eye")]
     mouth = head_c + rn @ np.array([0.9, 0.0, -0.38]) * s.head_radius
     chair_pts = _chair_points(motion.chair) if motion.chair is not None else np.zeros((0, 3))
     pts = np.concatenate([j, lower, upper, emblem, np.stack([head_c, hair_c, *eyes, mouth]),
@@ -168,7 +188,7 @@ def render_person(img: np.ndarray, motion: Motion, frame: int, shape: BodyShape,
                                                   px(0.45 * s.shank_radius, it), look.shoes)))
     items.append((float(z[o_low:o_up].mean()), 1, (uv[o_low:o_up], look.pants)))
     items.append((float(z[o_up:o_emb].mean()), 1, (uv[o_up:o_emb], look.shirt)))
-    facing = (rn[:, 0] @ _unit(camera_center(camera) - head_c)) > 0.15
+    facing = faces_camera(motion, frame, shape, camera)
     chest_facing = (ru[:, 0] @ _unit(camera_center(camera) - chest_front)) > 0.2
     if chest_facing:
         items.append((float(z[o_up:o_emb].mean()) - 1.0, 3, (uv[o_emb:o_emb + 4], look.emblem)))

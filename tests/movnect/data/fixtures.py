@@ -5,6 +5,7 @@ from pathlib import Path
 
 from movnect.data.h36m import PrepareOptions, prepare_h36m
 from movnect.data.synthetic import SynthConfig, write_release
+from movnect.data.synthetic_coco import CocoSynthConfig, write_coco
 
 TINY = SynthConfig(subjects=("S1", "S9"), actions=("Walking", "Directions"), subactions=1, frames=20,
                    cameras=("54138969", "55011271"), image_size=400, seed=3)
@@ -17,3 +18,13 @@ def build_tiny(root: Path, frame_step: int = 5) -> tuple[Path, Path]:
         write_release(release, TINY)
         prepare_h36m(release, h5, PrepareOptions(frame_step=frame_step, workers=1))
     return release, h5
+
+
+TINY_COCO = CocoSynthConfig(images=4, image_size=256, second_person_prob=0.5, seed=11)
+
+
+def build_tiny_coco(root: Path) -> Path:
+    """A 4-image synthetic COCO-format keypoint set under `root` (images/, annotations/)."""
+    if not (root / "annotations" / "person_keypoints.json").exists():
+        write_coco(root, TINY_COCO)
+    return root
