@@ -221,6 +221,119 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv(text: str | None) -> tuple[str, ...] | None:
+    """'S1, S9' -> ('S1', 'S9'); None or '' -> None."""
+    items = tuple(x.strip() for x in (text or "").split(",") if x.strip())
+    return items or None
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="write a synthetic release in the Human3.6M layout (and a COCO-format 2D set)")
+    p.add_argument("--out", required=True, help="output folder (release tree; COCO set in <out>/coco)")
+    p.add_argument("--subjects", default="S1,S9", help="comma-separated subjects (default S1,S9)")
+    p.add_argument("--actions", default="Walking,Sitting", help="comma-separated canonical actions")
+    p.add_argument("--subactions", type=int, default=2, help="takes per action (1-3)")
+    p.add_argument("--frames", type=int, default=200, help="frames per take (50 fps)")
+    p.add_argument("--cameras", default=None, help="comma-separated camera ids (default: all four)")
+    p.add_argument("--image-size", type=int, default=1000, help="video width in pixels (1000 = real cameras)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--coco", type=int, default=0, metavar="N_IMAGES", help="also write N images of COCO-format keypoints")
+    p.add_argument("--coco-size", type=int, default=480, help="width of the COCO-format images")
+    p.add_argument("--no-release", action="store_true", help="only the COCO-format set (with --coco)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from movnect.data.synthetic import SynthConfig, write_release
+    from movnect.data.synthetic_coco import CocoSynthConfig, write_coco
+
+    if args.no_release and args.coco < 1:
+        raise ValueError("--no-release needs --coco N_IMAGES")
+    out = Path(args.out)
+    if not args.no_release:
+        cfg = SynthConfig(subjects=_csv(args.subjects) or (), actions=_csv(args.actions) or (),
+                          subactions=args.subactions, frames=args.frames,
+                          cameras=_csv(args.cameras) or SynthConfig().cameras, image_size=args.image_size, seed=args.seed)
+        with tqdm(desc="synth", unit="video", disable=args.no_progress) as bar:
+            def step(name: str, done: int, total: int) -> None:
+                bar.total = total
+                bar.set_postfix_str(name, refresh=False)
+                bar.update(done - bar.n)
+
+            summary = write_release(out, cfg, step)
+        print(f"wrote {summary['videos']} videos ({summary['frames']} frames) and their pose files to {out} "
+              f"in {summary['seconds']:.1f} s (synthetic data, not Human3.6M)")
+    if args.coco:
+        coco_cfg = CocoSynthConfig(images=args.coco, image_size=args.coco_size, seed=args.seed)
+        with tqdm(desc="coco", unit="image", total=args.coco, disable=args.no_progress) as bar:
+            c = write_coco(out / "coco", coco_cfg, lambda done, total: bar.update(done - bar.n))
+        print(f"wrote {c['images']} images with {c['people']} people and {c['annotations']} in {c['seconds']:.1f} s")
+    return 0
+
+
+def _add_prepare_h36m(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare-h36m", help="convert a Human3.6M (or synthetic) release into one HDF5 training file")
+    p.add_argument("--root", required=True, help="release root holding S1, S5, ... (S*/MyPoseFeatures, S*/Videos)")
+    p.add_argument("--out", required=True, help="output .h5 file (resumable: re-run the same command after a stop)")
+    p.add_argument("--subjects", default=None, help="comma-separated subjects (default: all in the release)")
+    p.add_argument("--cameras", default=None, help="comma-separated camera ids (default: all with videos)")
+    p.add_argument("--frame-step", type=int, default=5, help="keep every n-th video frame (5 train, 64 or 1 for test)")
+    p.add_argument("--crop-size", type=int, default=256, help="stored crop side in pixels")
+    p.add_argument("--margin", type=float, default=0.2, help="crop side = (1 + 2 margin) x the joints' extent")
+    p.add_argument("--jpeg-quality", type=int, default=90)
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (one sequence each)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_prepare_h36m(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from movnect.data.h36m import PrepareOptions, prepare_h36m, summary_dict
+
+    opts = PrepareOptions(crop_size=args.crop_size, margin=args.margin, frame_step=args.frame_step,
+                          jpeg_quality=args.jpeg_quality, subjects=_csv(args.subjects), cameras=_csv(args.cameras),
+                          workers=args.workers)
+    bars: list[tqdm] = []
+
+    def step(result, done: int, total: int) -> None:  # result: movnect.data.h36m.SequenceResult
+        if not bars:
+            bars.append(tqdm(total=total, desc="prepare-h36m", unit="seq", disable=args.no_progress))
+        bars[0].set_postfix_str(f"{result.status} {result.name}", refresh=False)
+        bars[0].update(done - bars[0].n)
+
+    t0 = time.perf_counter()
+    try:
+        summary = prepare_h36m(args.root, args.out, opts, step, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"movnect: finished sequences are kept in {args.out}.parts; re-run the same command to resume",
+              file=sys.stderr)
+        raise
+    finally:
+        for bar in bars:
+            bar.close()
+    if args.json:
+        print(json.dumps(summary_dict(summary), indent=2))
+        return 0
+    print(f"wrote {summary.out}: {summary.rows} rows from {len(summary.results)} sequences (converted "
+          f"{summary.count('converted')}, reused {summary.count('reused')}, skipped {summary.count('skipped')}) "
+          f"in {time.perf_counter() - t0:.1f} s")
+    for r in summary.results:
+        if r.status == "skipped":
+            print(f"skipped {r.name}: {r.message}")
+    for r in summary.results:
+        for w in r.warnings:
+            print(f"warning {w}")
+    for problem in summary.problems:
+        print(f"note {problem}")
+    return 0
+
+
 # Subcommands, in the order `movnect --help` lists them.
 COMMANDS = [
     ("info", _add_info, _run_info),
@@ -229,6 +342,8 @@ COMMANDS = [
     ("eval", _add_eval, _run_eval),
     ("export", _add_export, _run_export),
     ("demo", _add_demo, _run_demo),
+    ("synth", _add_synth, _run_synth),
+    ("prepare-h36m", _add_prepare_h36m, _run_prepare_h36m),
 ]
 
 

@@ -73,9 +73,10 @@ def forward_kinematics(tracks: dict[str, np.ndarray], shape: BodyShape) -> Motio
         [joints[:, [4, 5, 9, 10], 2], joints[:, [3, 8], 2] - 0.9 * s.ankle_height], axis=1)
     lift = -soles.min(axis=1)  # puts the lowest sole on the floor
     sit = tracks.get("sit", np.zeros(n))
-    if sit.max() > 0:  # seated: the pelvis rests on the seat at a constant height
-        seated = sit >= sit.max() - 1e-6
-        lift = (1.0 - sit) * lift + sit * float(np.median(lift[seated]))
+    if sit.max() > 0:  # seated: the pelvis rests on the seat at a constant height, chosen so
+        seated = sit >= sit.max() - 1e-6  # no seated frame's sole goes below the floor (feet may
+        # hang above it); in transitions the blend never pushes a sole through the floor either
+        lift = np.maximum((1.0 - sit) * lift + sit * float(lift[seated].max()), lift)
     joints[..., 2] += lift[:, None]
     return Motion(joints, rp, ru, rn, None)
 

@@ -374,13 +374,15 @@ def angle_tracks(rng: np.random.Generator, n: int, style: Style, shape: BodyShap
         hip = amp * d(20) * np.sin(ph) + stand_flex
         knee = d(5) + amp * d(60) * ((1 + np.cos(ph + 0.25 * np.pi)) / 2) ** 2.5 \
             + np.abs(smooth_noise(rng, n, 0.3, d(4)))
-        seat_flex = d(88) + smooth_noise(rng, n, 0.2, d(3))
+        seat_flex = d(88) + tr["pitch"] + smooth_noise(rng, n, 0.2, d(1.5))
         seat_knee = d(85) + smooth_noise(rng, n, 0.2, d(8))
         tr[f"hip_flex_{side}"] = hip * (1 - sit) + seat_flex * sit
         tr[f"knee_{side}"] = knee * (1 - sit) + seat_knee * sit
         tr[f"hip_abd_{side}"] = d(3) + smooth_noise(rng, n, 0.3, d(3)) + sit * d(8)
         tr[f"hip_rot_{side}"] = smooth_noise(rng, n, 0.2, d(6)) + sit * d(5)
-        tr[f"ankle_{side}"] = amp * d(10) * np.sin(ph - 0.5 * np.pi) + smooth_noise(rng, n, 0.3, d(3))
+        flat = seat_flex - tr["pitch"] - seat_knee  # seated: shank tilt, undone at the ankle (foot flat)
+        tr[f"ankle_{side}"] = amp * d(10) * np.sin(ph - 0.5 * np.pi) + smooth_noise(rng, n, 0.3, d(3)) \
+            - sit * flat
         active = side == active_side
         arms = pose_to_pose(rng, n, lambda: d(_arm_target(style.arms, rng, active)), (0.8, 3.0), (0.4, 1.0))
         swing = amp * d(22) * np.sin(ph + np.pi) * (0.3 if style.arms == "leash" and active else 1.0)
