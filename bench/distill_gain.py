@@ -1,0 +1,233 @@
+"""Does distillation help? Same student, data and step budget: scratch vs mimicry vs DWPose vs OKDHP.
+
+    python bench/distill_gain.py [--tiny] [--steps 2400] [--teacher-steps 7200] [--work bench_out/distill_gain]
+
+On the shared synthetic release (bench/synthetic_data.py: train S1 S5 S6 S7, model selection
+on S8, test S9 S11, held-out subjects), every run trains the same MoVNect student (width
+--width, --input-size crops) for the same number of optimisation steps and batch size:
+  scratch   ground-truth losses only (movnect.train.loop.Trainer)
+  mimicry   MoVNect / FPD mimicry of the teacher (alpha 0.5)
+  dwpose    DWPose stage 1 for 5/6 of the steps + stage 2 (head self-KD) for 1/6 (= 20 % of
+            stage 1): both stages INSIDE the same total step budget
+  okdhp     3-branch online distillation, no teacher (each step costs ~1.4x a student step:
+            the multi-branch network; the step budget is the same, its time is reported)
+plus the teacher itself: VNect (ResNet-18 trunk), bigger and trained --teacher-steps steps
+(3x the student's by default), as in practice a teacher gets more capacity and compute.
+
+Fair tuning: the scratch student gets a grid over learning rate x augmentation (on / off),
+selected by validation MPJPE on S8; every distillation run then reuses the scratch-best
+learning rate and augmentation (its own hyper-parameters at the papers' defaults), so the
+baseline got strictly more tuning than any distilled student. The teacher runs live (no
+cache) whenever augmentation is on. Test figures: movnect.evaluate on S9, S11 (every 8th
+frame, all cameras) of the best-validation checkpoint of each run.
+Prints ONE JSON object. Synthetic data: these are NOT Human3.6M numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import torch  # noqa: E402
+
+from movnect.checkpoint import save_checkpoint  # noqa: E402
+from movnect.codec import Codec, CodecConfig  # noqa: E402
+from movnect.data.dataset import H36MDataset  # noqa: E402
+from movnect.data.transforms import NO_AUGMENT, AugmentConfig  # noqa: E402
+from movnect.evaluate import Protocol, evaluate  # noqa: E402
+from movnect.models import ModelConfig, build_model, count_parameters  # noqa: E402
+from movnect.train.config import (  # noqa: E402
+    ExperimentConfig, OptimizerConfig, ScheduleConfig, StageConfig, TrainConfig,
+)
+from movnect.train.distributed import DistEnv  # noqa: E402
+from movnect.train.loop import Trainer  # noqa: E402
+from teacher_student.config import DistillConfig, DWPoseConfig, MimicryConfig, OKDHPConfig  # noqa: E402
+from teacher_student.run import build_distill_trainer, write_student  # noqa: E402
+
+TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7")
+VAL_SUBJECTS = ("S8",)
+TEST_SUBJECTS = ("S9", "S11")
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="bench_out/distill_gain", help="run folders and results")
+    ap.add_argument("--data", default="data/synth", help="shared synthetic release folder")
+    ap.add_argument("--tiny", action="store_true", help="a few steps of everything (development)")
+    ap.add_argument("--steps", type=int, default=2400, help="student optimisation steps (every method)")
+    ap.add_argument("--teacher-steps", type=int, default=7200)
+    ap.add_argument("--epochs", type=int, default=12, help="epochs the steps are split into (validation, r(t))")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--input-size", type=int, default=128)
+    ap.add_argument("--width", type=float, default=0.5, help="student width multiplier")
+    ap.add_argument("--teacher-depth", type=int, default=18, choices=(18, 34, 50))
+    ap.add_argument("--lrs", default="1e-3,3e-3", help="scratch learning-rate grid")
+    ap.add_argument("--augment", default="on,off", help="scratch augmentation grid")
+    ap.add_argument("--methods", default="mimicry,dwpose,okdhp")
+    ap.add_argument("--okdhp-divergence", default="mse", choices=("mse", "kl"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.tiny:
+        args.steps, args.teacher_steps, args.epochs = 12, 24, 2
+        args.lrs, args.augment = args.lrs.split(",")[0], args.augment.split(",")[0]
+    return args
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, h5: Path) -> None:
+        self.a, self.h5 = args, h5
+        self.work = Path(args.work)
+        self.codec = Codec(CodecConfig(input_size=args.input_size))
+        self.student = ModelConfig(name="movnect", width=args.width)
+        self.teacher_cfg = ModelConfig(name="vnect", depth=args.teacher_depth)
+        self.env = DistEnv(0, 1, 0, torch.device("cpu"))
+        self.val = H36MDataset(h5, self.codec, VAL_SUBJECTS, frame_step=16)
+        self.test_step = 8 if not args.tiny else 64
+
+    def train_set(self, augment: bool) -> H36MDataset:
+        aug = AugmentConfig() if augment else NO_AUGMENT
+        return H36MDataset(self.h5, self.codec, TRAIN_SUBJECTS, frame_step=2, augment=aug, seed=self.a.seed)
+
+    def stage(self, name: str, steps: int, epochs: int, lr: float) -> StageConfig:
+        per_epoch = max(1, steps // epochs)
+        return StageConfig(name=name, kind="3d", epochs=epochs, steps_per_epoch=per_epoch, batch_size=self.a.batch,
+                           optimizer=OptimizerConfig(name="adamw", lr=lr, weight_decay=1e-4),
+                           schedule=ScheduleConfig(name="cosine", warmup_steps=min(100, steps // 10), min_factor=0.01))
+
+    def experiment(self, model: ModelConfig, stages: tuple[StageConfig, ...]) -> ExperimentConfig:
+        train = TrainConfig(seed=self.a.seed, device="cpu", amp="off", grad_clip=1.0, workers=self.a.workers,
+                            log_every=50, ckpt_every=0, val_every=1, val_max_samples=256, val_batch_size=32,
+                            image_panels=0)
+        return ExperimentConfig(model=model, codec=self.codec.config, train=train, stages=stages)
+
+    def fit(self, trainer: Trainer, run: Path, augment: bool, n_stages: int) -> dict:
+        t0 = time.perf_counter()
+        summary = trainer.fit([self.train_set(augment)] * n_stages, self.val)
+        seconds = time.perf_counter() - t0
+        trainer.logger.close()
+        best = run / "checkpoints" / ("best.pt" if (run / "checkpoints" / "best.pt").is_file() else "last.pt")
+        return {"seconds": round(seconds, 1), "steps": summary["steps"], "checkpoint": str(best),
+                "val_mpjpe": (summary["best"] or {}).get("value"), "val_history": [
+                    round(h["val/mpjpe"], 1) for h in summary["history"] if "val/mpjpe" in h]}
+
+    def test(self, checkpoint: str) -> dict:
+        r = evaluate(self.h5, Protocol(TEST_SUBJECTS, self.test_step), checkpoint=checkpoint, batch_size=64)
+        return {"mpjpe": round(r["overall"]["mpjpe"], 2), "pa_mpjpe": round(r["overall"]["pa_mpjpe"], 2),
+                "frames": r["frames"]}
+
+    # ---- runs ---------------------------------------------------------------------------
+    def teacher(self, lr: float) -> dict:
+        run = self.work / "teacher"
+        done = run / "result.json"
+        if done.is_file():  # the teacher is trained once and reused across invocations
+            return json.loads(done.read_text())
+        a = self.a
+        exp = self.experiment(self.teacher_cfg, (self.stage("main", a.teacher_steps, a.epochs, lr),))
+        torch.manual_seed(a.seed)
+        rec = self.fit(Trainer(build_model(self.teacher_cfg), self.teacher_cfg, self.codec, exp, run, self.env),
+                       run, True, 1)
+        rec.update(test=self.test(rec["checkpoint"]), lr=lr, augment=True,
+                   parameters=count_parameters(build_model(self.teacher_cfg)))
+        done.write_text(json.dumps(rec))
+        return rec
+
+    def scratch(self, lr: float, augment: bool) -> dict:
+        run = self.work / f"scratch_lr{lr:g}_aug{int(augment)}"
+        exp = self.experiment(self.student, (self.stage("main", self.a.steps, self.a.epochs, lr),))
+        torch.manual_seed(self.a.seed)
+        rec = self.fit(Trainer(build_model(self.student), self.student, self.codec, exp, run, self.env), run, augment, 1)
+        return {**rec, "lr": lr, "augment": augment}
+
+    def distill(self, method: str, lr: float, augment: bool, teacher_ckpt: str) -> dict:
+        a = self.a
+        run = self.work / method
+        if method == "dwpose":
+            s1 = round(a.steps * 5 / 6)
+            e2 = max(1, round(a.epochs / 6))
+            stages = (self.stage("distill", s1, a.epochs, lr), self.stage("head", a.steps - s1, e2, lr))
+            cfg = DistillConfig(method="dwpose", teacher=teacher_ckpt, dwpose=DWPoseConfig(self_kd_stage="head"))
+        elif method == "mimicry":
+            stages = (self.stage("main", a.steps, a.epochs, lr),)
+            cfg = DistillConfig(method="mimicry", teacher=teacher_ckpt, mimicry=MimicryConfig(alpha=0.5))
+        elif method == "okdhp":
+            stages = (self.stage("main", a.steps, a.epochs, lr),)
+            cfg = DistillConfig(method="okdhp", okdhp=OKDHPConfig(divergence=a.okdhp_divergence))
+        else:
+            raise ValueError(f"unknown method {method!r}")
+        exp = self.experiment(self.student, stages)
+        trainer = build_distill_trainer(exp, cfg, run, self.env)
+        rec = self.fit(trainer, run, augment, len(stages))
+        rec["checkpoint"] = str(write_student(run, cfg))
+        return {**rec, "lr": lr, "augment": augment, "stage_steps": [s.epochs * s.steps_per_epoch for s in stages]}
+
+
+def machine() -> dict:
+    return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def main() -> None:
+    args = parse()
+    torch.set_num_threads(args.threads)
+    from synthetic_data import ensure_synthetic_h5
+
+    t0 = time.perf_counter()
+    bench = Bench(args, ensure_synthetic_h5(args.data))
+    lrs = [float(x) for x in args.lrs.split(",")]
+    augs = [x.strip() == "on" for x in args.augment.split(",")]
+    teacher = bench.teacher(lrs[0])
+    teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt"))
+    if not Path(teacher_ckpt).is_file():  # weights only: the file hashed by caches, read by trainers
+        from movnect.checkpoint import load_model
+
+        m, cfg, codec, _ = load_model(teacher["checkpoint"])
+        save_checkpoint(teacher_ckpt, m, cfg, codec, {"kind": "bench-teacher"})
+    grid = [bench.scratch(lr, aug) for lr in lrs for aug in augs]
+    best = min(grid, key=lambda r: r["val_mpjpe"] if r["val_mpjpe"] is not None else float("inf"))
+    results = {"scratch": {**best, "test": bench.test(best["checkpoint"])}}
+    for method in [m for m in args.methods.split(",") if m]:
+        rec = bench.distill(method, best["lr"], best["augment"], teacher_ckpt)
+        results[method] = {**rec, "test": bench.test(rec["checkpoint"])}
+    base = results["scratch"]["test"]["mpjpe"]
+    table = {k: {"mpjpe": v["test"]["mpjpe"], "pa_mpjpe": v["test"]["pa_mpjpe"],
+                 "gain_vs_scratch_pct": round(100 * (base - v["test"]["mpjpe"]) / base, 1),
+                 "train_seconds": v["seconds"]} for k, v in results.items()}
+    table["teacher"] = {"mpjpe": teacher["test"]["mpjpe"], "pa_mpjpe": teacher["test"]["pa_mpjpe"],
+                        "gain_vs_scratch_pct": round(100 * (base - teacher["test"]["mpjpe"]) / base, 1),
+                        "train_seconds": teacher["seconds"]}
+    out = {
+        "benchmark": "distill_gain", "data": "synthetic release (NOT Human3.6M)", "tiny": args.tiny,
+        "split": {"train": TRAIN_SUBJECTS, "val (selection)": VAL_SUBJECTS, "test": TEST_SUBJECTS,
+                  "test_frame_step": bench.test_step},
+        "budget": {"student_steps": args.steps, "batch": args.batch, "epochs": args.epochs,
+                   "teacher_steps": args.teacher_steps, "input_size": args.input_size,
+                   "student": f"movnect width {args.width} ({count_parameters(build_model(bench.student))} params)",
+                   "teacher": f"vnect depth {args.teacher_depth} ({teacher['parameters']} params)",
+                   "dwpose": "stage 1 5/6 + stage 2 1/6 of the student steps"},
+        "tuning": {"scratch_grid": [{k: r[k] for k in ("lr", "augment", "val_mpjpe")} for r in grid],
+                   "chosen": {"lr": best["lr"], "augment": best["augment"]},
+                   "rule": "scratch-best lr and augmentation reused by every distillation run"},
+        "table_mm": table,
+        "best_gain_pct": max(v["gain_vs_scratch_pct"] for k, v in table.items() if k not in ("scratch", "teacher")
+                             ) if len(table) > 2 else None,
+        "runs": {k: {kk: vv for kk, vv in v.items() if kk != "checkpoint"} for k, v in results.items()},
+        "teacher_run": {k: v for k, v in teacher.items() if k != "checkpoint"},
+        "machine": machine(), "seconds": round(time.perf_counter() - t0, 1),
+    }
+    (bench.work / "result.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

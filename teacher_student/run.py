@@ -1,0 +1,154 @@
+"""One distillation run from a config: the library side of `movnect distill`.
+
+    exp, distill = load_distill_experiment("configs/distill_mimicry.toml", ["train.seed=1"])
+    summary = run_distillation(exp, distill, "runs/mimicry", train_sets, val_set, env)
+
+`build_distill_trainer` makes the trainer of the configured method (the model initialised under
+the run seed, the teacher loaded, checked against the student and frozen); `attach_cache`
+wraps the training sets with the teacher cache when one is configured and allowed;
+`write_student` turns the run's best (or last) checkpoint into a plain student checkpoint
+`student.pt` (weights, model config, codec, and a note of how it was made; no training state),
+which is what evaluation, prediction and export read.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from movnect.checkpoint import load_model, save_checkpoint
+from movnect.codec import Codec
+from movnect.models import build_model
+from movnect.train.distributed import DistEnv
+from movnect.train.loop import StepReport, Trainer
+from teacher_student.cache import CachedTeacherDataset, CacheError, TeacherCache
+from teacher_student.config import DistillConfig, distill_to_dict, load_distill_experiment
+from teacher_student.okdhp import MultiBranchMoVNect
+from teacher_student.trainers import DWPoseTrainer, FrozenTeacher, MimicryTrainer, OKDHPTrainer, load_teacher
+
+
+def build_distill_trainer(exp: Any, distill: DistillConfig, run_dir: str | Path, env: DistEnv,
+                          teacher: FrozenTeacher | None = None) -> Trainer:
+    """The trainer of `distill.method`, its student initialised under exp.train.seed."""
+    codec = Codec(exp.codec)
+    torch.manual_seed(exp.train.seed)
+    if distill.method == "okdhp":
+        o = distill.okdhp
+        net = MultiBranchMoVNect(exp.model.num_joints, exp.model.width, o.branches, o.fau_hidden)
+        return OKDHPTrainer(net, exp.model, codec, exp, run_dir, env, o)
+    student = build_model(exp.model)
+    teacher = teacher or load_teacher(distill.teacher, exp.model, codec)
+    if distill.method == "mimicry":
+        return MimicryTrainer(student, exp.model, codec, exp, run_dir, env, teacher, distill.mimicry)
+    if distill.method == "dwpose":
+        return DWPoseTrainer(student, exp.model, codec, exp, run_dir, env, teacher, distill.dwpose)
+    raise ValueError(f"unknown distillation method {distill.method!r}")
+
+
+def attach_cache(train_sets: Sequence[Dataset], distill: DistillConfig, codec: Codec,
+                 augmented: bool) -> list[Dataset]:
+    """Wrap every training set with the teacher cache of `distill.cache` (none: unchanged).
+
+    Refused (CacheError) when the training samples are augmented: the cache holds the
+    teacher's outputs on un-augmented crops (see teacher_student.cache).
+    """
+    if not distill.cache:
+        return list(train_sets)
+    if augmented:
+        raise CacheError("distill.cache holds teacher outputs of un-augmented crops, but the training data "
+                         "are augmented; turn augmentation off or leave distill.cache empty (live teacher)")
+    cache = TeacherCache(distill.cache)
+    cache.check_matches(distill.teacher, codec, need_feature=distill.method == "dwpose" and distill.dwpose.feature_weight > 0)
+    return [CachedTeacherDataset(d, cache) for d in train_sets]
+
+
+def write_student(run_dir: str | Path, distill: DistillConfig, name: str = "student.pt") -> Path:
+    """checkpoints/best.pt (else last.pt) of a finished run -> checkpoints/<name>, a plain
+    student checkpoint. For OKDHP it is the branch with the best validation score."""
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    source = ckpt_dir / "best.pt" if (ckpt_dir / "best.pt").is_file() else ckpt_dir / "last.pt"
+    model, cfg, codec, raw = load_model(source)
+    note: dict[str, Any] = {"kind": "distilled-student", "method": distill.method, "source": str(source),
+                            "metrics": raw["extra"].get("metrics", {})}
+    trainer_state = raw["extra"].get("trainer") or {}
+    if distill.method == "okdhp":
+        note["branch"] = trainer_state.get("best_branch")
+        note["branches"] = trainer_state.get("branches")
+    out = ckpt_dir / name
+    save_checkpoint(out, model, cfg, codec, note)
+    return out
+
+
+def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, train_sets: Sequence[Dataset],
+                     val_set: Dataset | None, env: DistEnv, *, augmented: bool, resume: str | Path | None = None,
+                     on_step: Callable[[StepReport], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Train with the configured method; on completion also writes checkpoints/student.pt.
+
+    Returns the loop's summary plus `student` (the plain checkpoint, None if stopped early).
+    """
+    run_dir = Path(run_dir)
+    trainer = build_distill_trainer(exp, distill, run_dir, env)
+    sets = attach_cache(train_sets, distill, trainer.codec, augmented)
+    if env.is_main:
+        from movnect.train.config import dump_toml
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "distill.toml").write_text(dump_toml(distill_to_dict(exp, distill)))
+    summary = trainer.fit(sets, val_set, resume=resume, on_step=on_step, should_stop=should_stop)
+    summary["student"] = None
+    if not summary["stopped"] and env.is_main:
+        summary["student"] = str(write_student(run_dir, distill))
+    return summary
+
+
+def resolve_distill_experiment(config: str | Path | None, overrides: list[str],
+                               resume: str | Path | None) -> tuple[Any, DistillConfig]:
+    """(ExperimentConfig, DistillConfig) from `config`, or from the distill.toml that a run
+    folder keeps beside the resume checkpoint's folder."""
+    from movnect.config import ConfigError
+    from movnect.train.run import default_run_dir
+
+    if config is None:
+        if resume is None:
+            raise ConfigError("distill needs --config (or --resume with a checkpoint of an earlier distillation run)")
+        config = default_run_dir(None, resume) / "distill.toml"
+        if not Path(config).is_file():
+            raise ConfigError(f"no --config given and {config} (written by every distillation run) is missing")
+    return load_distill_experiment(config, overrides)
+
+
+def run_distill_from_config(config: str | Path | None, overrides: list[str] | None = None,
+                            resume: str | Path | None = None, out: str | Path | None = None,
+                            on_step: Callable[[StepReport], None] | None = None,
+                            should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """What `movnect distill` calls: process group, datasets, the method's trainer, fit,
+    student.pt and summary.json (in the run folder, default runs/<config name>)."""
+    import json
+
+    from movnect.train.checkpoints import read_training_checkpoint
+    from movnect.train.data import build_datasets, is_augmented
+    from movnect.train.distributed import setup_distributed, teardown_distributed
+    from movnect.train.run import default_run_dir
+
+    exp, distill = resolve_distill_experiment(config, overrides or [], resume)
+    run_dir = Path(out) if out is not None else default_run_dir(config, resume)
+    if resume is not None:  # fail before the slow set-up when the checkpoint cannot resume
+        read_training_checkpoint(resume, exp.model)
+    if distill.uses_teacher:  # and before it when the teacher does not fit the student
+        load_teacher(distill.teacher, exp.model, Codec(exp.codec))
+    env = setup_distributed(exp.train.device)
+    try:
+        train_sets, val_set = build_datasets(exp, Codec(exp.codec))
+        summary = run_distillation(exp, distill, run_dir, train_sets, val_set, env, augmented=is_augmented(exp),
+                                   resume=resume, on_step=on_step, should_stop=should_stop)
+        summary["world_size"] = env.world_size
+        summary["method"] = distill.method
+        if env.is_main:
+            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+    finally:
+        teardown_distributed()
