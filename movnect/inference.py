@@ -49,9 +49,6 @@ class TorchEstimator:
     """A PyTorch model + its codec; runs on CPU (or the model's device) without gradients."""
 
     def __init__(self, model: torch.nn.Module, codec: Codec, name: str = "torch") -> None:
-        # Subnormal floats (e.g. from barely-trained weights) slow CPU convolutions ~40x;
-        # flushing them to zero changes no result that matters.
-        torch.set_flush_denormal(True)
         self.model = model.eval()
         self.codec = codec
         self.name = name
@@ -61,7 +58,13 @@ class TorchEstimator:
         crops = check_crops(crops, self.codec.config.input_size)
         device = next(self.model.parameters()).device
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).to(device)
-        out = self.model(self.codec.normalize(x))
+        # Subnormal floats (e.g. from barely-trained weights) slow CPU convolutions ~40x;
+        # flush them to zero during the forward pass only (the flag is process-wide).
+        torch.set_flush_denormal(True)
+        try:
+            out = self.model(self.codec.normalize(x))
+        finally:
+            torch.set_flush_denormal(False)
         dec = self.codec.decode(out.maps.float().cpu())
         return Prediction(dec.joints2d.numpy(), dec.confidence.numpy(), dec.joints3d.numpy())
 
