@@ -158,6 +158,56 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_distill(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("distill", help="train a student from a teacher (mimicry, DWPose) or online (OKDHP); method in the config")
+    p.add_argument("--config", help="distillation TOML (configs/distill_*.toml); optional with --resume")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. distill.mimicry.alpha=0.3 or stages.1.epochs=3 (repeatable)")
+    p.add_argument("--resume", help="checkpoint of a distillation run to continue exactly (RUN/checkpoints/last.pt)")
+    p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_distill(args: argparse.Namespace) -> int:
+    import signal
+
+    from tqdm import tqdm
+
+    from teacher_student.run import run_distill_from_config
+
+    stop, bars = [], {}
+    show = not args.no_progress and os.environ.get("RANK", "0") == "0"
+
+    def on_step(r) -> None:  # r: movnect.train.loop.StepReport; one bar per stage
+        if show and r.stage not in bars:
+            for b in bars.values():
+                b.close()
+            bars[r.stage] = tqdm(total=r.epochs * r.batches, initial=r.epoch * r.batches + r.batch - 1,
+                                 desc=r.stage, unit="step")
+        if show:
+            bars[r.stage].update(1)
+            bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", refresh=False)
+
+    def on_sigint(_sig: int, _frame: object) -> None:  # first Ctrl-C: save last.pt and stop
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(True)
+        print("\nmovnect: stopping after this step and saving last.pt (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for b in bars.values():
+            b.close()
+    if os.environ.get("RANK", "0") == "0":
+        state = "stopped" if summary["stopped"] else "finished"
+        print(f"{summary['method']} {state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
+              f"student {summary['student'] or summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
+    return 0
+
+
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="Human3.6M metrics (MPJPE, PA-MPJPE, N-MPJPE, 3DPCK, AUC) of a checkpoint or predictions")
     p.add_argument("--data", required=True, help="HDF5 file from `movnect prepare-h36m` (with 3D joints)")
@@ -339,6 +389,7 @@ COMMANDS = [
     ("info", _add_info, _run_info),
     ("predict", _add_predict, _run_predict),
     ("train", _add_train, _run_train),
+    ("distill", _add_distill, _run_distill),
     ("eval", _add_eval, _run_eval),
     ("export", _add_export, _run_export),
     ("demo", _add_demo, _run_demo),
