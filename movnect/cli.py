@@ -166,6 +166,10 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", help="checkpoint of a distillation run to continue exactly (RUN/checkpoints/last.pt)")
     p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--build-cache", metavar="OUT.h5",
+                   help="only precompute the teacher's outputs on the un-augmented training rows into OUT.h5 "
+                        "(then set distill.cache; valid only for runs without augmentation)")
+    p.add_argument("--device", default="cpu", help="torch device for --build-cache")
 
 
 def _run_distill(args: argparse.Namespace) -> int:
@@ -173,7 +177,17 @@ def _run_distill(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from teacher_student.run import run_distill_from_config
+    from teacher_student.run import build_cache_from_config, run_distill_from_config
+
+    if args.build_cache:
+        if not args.config:
+            raise ValueError("--build-cache needs --config")
+        bar = tqdm(unit="crop", desc="teacher cache", disable=args.no_progress)
+        out = build_cache_from_config(args.config, args.set, args.build_cache, args.device,
+                                      progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
+        bar.close()
+        print(f"wrote {out}")
+        return 0
 
     stop, bars = [], {}
     show = not args.no_progress and os.environ.get("RANK", "0") == "0"

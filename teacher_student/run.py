@@ -152,3 +152,28 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
         return summary
     finally:
         teardown_distributed()
+
+
+def build_cache_from_config(config: str | Path, overrides: list[str] | None, out: str | Path,
+                            device: str = "cpu", batch_size: int = 32,
+                            progress: Callable[[int, int], None] | None = None) -> Path:
+    """Precompute the teacher's outputs on the config's Human3.6M training rows, un-augmented
+    (`movnect distill --config ... --build-cache OUT`). DWPose configs also store features.
+    2D-only sources have no dataset row: their samples keep the live teacher."""
+    from movnect.data.dataset import H36MDataset
+    from movnect.data.transforms import NO_AUGMENT
+
+    exp, distill = load_distill_experiment(config, overrides or [])
+    if not distill.uses_teacher:
+        raise CacheError(f"distill.method = {distill.method!r} has no teacher to cache")
+    codec = Codec(exp.codec)
+    teacher = load_teacher(distill.teacher, exp.model, codec).to(torch.device(device))
+    d = exp.data
+    dataset = H36MDataset(d.h36m, codec, d.train_subjects, d.train_frame_step, NO_AUGMENT)
+    from movnect.config import to_dict
+    from teacher_student.cache import build_cache
+
+    need_feature = distill.method == "dwpose" and distill.dwpose.feature_weight > 0
+    return build_cache(out, teacher.model, distill.teacher, to_dict(teacher.config), codec, dataset,
+                       include_feature=need_feature, batch_size=batch_size, device=device,
+                       workers=exp.train.workers, progress=progress)
