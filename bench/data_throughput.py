@@ -6,7 +6,8 @@ Builds once (and reuses, under --cache) a small synthetic release (movnect.data.
 subjects x 3 actions x 1 take x 4 cameras x 60 frames, 500 px videos), its prepare-h36m HDF5
 (every 2nd frame, 256 px crops) and a 24-image synthetic COCO-format set. Then measures, with
 augmentation on (scale, rotation, flip, colour jitter, occlusion) and codec targets at 256 x 256:
-  * H36MDataset samples/s through a DataLoader (batch 32) with 0 and 2 worker processes,
+  * H36MDataset samples/s through a DataLoader (batch 32) with 0 worker processes (main process
+    at 1 torch thread and at the default) and with 2 worker processes,
   * CocoKeypoints samples/s with 0 workers (2D-only data: JPEG decode + crop from the full image;
     the 24 images repeat, so they come from the OS file cache),
   * the MoVNect student's training rate: forward + VNect-style map loss + backward + AdamW step
@@ -89,8 +90,15 @@ def ensure_data(cache: Path) -> tuple[Path, Path, dict[str, Any]]:
     return h5, coco, built
 
 
-def loader_rate(dataset, workers: int, batches: int, repeats: int) -> dict[str, Any]:
-    """Samples/s of a DataLoader (batch 32, random rows with replacement): median over repeats."""
+def loader_rate(dataset, workers: int, batches: int, repeats: int, threads: int | None = None) -> dict[str, Any]:
+    """Samples/s of a DataLoader (batch 32, random rows with replacement): median over repeats.
+
+    threads: torch threads of this process while loading (DataLoader workers always use 1);
+    None keeps the current setting.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     rates = []
     for r in range(repeats):
         g = torch.Generator().manual_seed(r)
@@ -104,8 +112,10 @@ def loader_rate(dataset, workers: int, batches: int, repeats: int) -> dict[str, 
             n += len(next(it)["image"])
         rates.append(n / (time.perf_counter() - t0))
         del it
-    return {"workers": workers, "samples_per_s": round(statistics.median(rates), 1),
-            "runs": [round(x, 1) for x in rates]}
+    used = torch.get_num_threads()
+    torch.set_num_threads(previous)
+    return {"workers": workers, "main_process_torch_threads": used,
+            "samples_per_s": round(statistics.median(rates), 1), "runs": [round(x, 1) for x in rates]}
 
 
 def training_rate(sample: dict[str, torch.Tensor], device: str, batches: int, repeats: int) -> dict[str, Any]:
@@ -156,16 +166,19 @@ def main() -> None:
     result: dict[str, Any] = {"bench": "data_throughput", "data": "synthetic (not Human3.6M, not COCO)",
                               "h5_rows": len(ds), "coco_people": len(coco_ds), "built": built,
                               "augmentation": "on (default AugmentConfig)"}
-    loaders = [loader_rate(ds, w, args.batches, args.repeats) for w in (0, 2)]
-    coco_rate = loader_rate(coco_ds, 0, args.batches, args.repeats)
+    # In-process loading runs small torch ops (targets, normalisation); with 2 threads on a busy
+    # 2-core machine their synchronisation costs more than the work, so both settings are shown.
+    loaders = [loader_rate(ds, 0, args.batches, args.repeats, threads=t) for t in (1, torch.get_num_threads())]
+    loaders.append(loader_rate(ds, 2, args.batches, args.repeats))
+    coco_rate = loader_rate(coco_ds, 0, args.batches, args.repeats, threads=1)
     sample = next(iter(DataLoader(ds, batch_size=BATCH, shuffle=False)))
     train = training_rate(sample, args.device, max(2, args.batches // 2), args.repeats)
     result.update({
         "h36m_dataset": loaders,
         "coco_dataset": coco_rate,
         "student_training": train,
-        "ratio_loader_to_training": {f"workers_{x['workers']}": round(x["samples_per_s"] / train["samples_per_s"], 2)
-                                     for x in loaders},
+        "ratio_loader_to_training": {f"workers_{x['workers']}_threads_{x['main_process_torch_threads']}":
+                                     round(x["samples_per_s"] / train["samples_per_s"], 2) for x in loaders},
         "machine": machine(args.device),
     })
     print(json.dumps(result))

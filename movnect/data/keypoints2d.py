@@ -6,13 +6,15 @@ Sources:
     counts as labelled when v > 0 (COCO: 1 labelled but hidden, 2 visible).
   * MPII in its common JSON form (a list of {"image", "joints" (16, 2), "joints_vis" (16,),
     "center" (2,), "scale"}, person box side = 200 * scale px). A joint is labelled when its
-    joints_vis is > 0.
+    joints_vis is > 0. Its coordinates are MATLAB's 1-based pixels: 1 is subtracted (our pixel
+    centres are at integers from 0), and, as the common loaders do, the rough MPII person
+    centre is moved down by 15 * scale px so the crop does not cut the legs.
 Keypoints map onto the project's 17 joints with movnect.skeleton.map_keypoints (COCO_TO_17 /
 MPII_TO_17); joints without a counterpart (spine, head, ... ) get mask 0.
 
 Crops: a square around the person, side = (1 + 2 margin) x person size, where the person size is
 max(bbox w, h) for COCO (a tight box around the pixels) and 200 * scale for MPII; centred on the
-bbox centre / MPII centre. Resampled straight to the codec's input size, then augmented with
+bbox centre / (shifted) MPII centre. Resampled straight to the codec's input size, then augmented with
 movnect.data.transforms.augment (3D is zeros, so its rotation and flip are no-ops).
 
 Items are the sample dict of docs/architecture.md with has3d = 0, zero location maps and 3D,
@@ -97,11 +99,13 @@ def load_coco(path: str | Path, min_joints: int = 4) -> tuple[list[Person2D], di
     return people, skipped
 
 
-def load_mpii(path: str | Path, min_joints: int = 4) -> tuple[list[Person2D], dict[str, int]]:
+def load_mpii(path: str | Path, min_joints: int = 4, one_based: bool = True
+              ) -> tuple[list[Person2D], dict[str, int]]:
     """People of an MPII JSON file (common list form), and counts left out by reason.
 
-    Skips people with fewer than `min_joints` of the 17 joints labelled or a scale <= 0. MPII
-    image coordinates are taken as given (the common JSON's are 0-based).
+    Skips people with fewer than `min_joints` of the 17 joints labelled or a scale <= 0.
+    one_based: the file's pixel coordinates start at 1 (the common JSON, converted from MATLAB);
+    False for a file already in 0-based pixels.
     """
     path = Path(path)
     doc = _read_json(path, "MPII")
@@ -122,11 +126,13 @@ def load_mpii(path: str | Path, min_joints: int = 4) -> tuple[list[Person2D], di
         if not scale > 0 or not np.isfinite(center).all():
             skipped["bad_box"] += 1
             continue
-        joints, mask = skeleton.map_keypoints(joints16, vis > 0, skeleton.MPII_TO_17)
+        shift = 1.0 if one_based else 0.0
+        joints, mask = skeleton.map_keypoints(joints16 - shift, vis > 0, skeleton.MPII_TO_17)
         if mask.sum() < min_joints:
             skipped["few_joints"] += 1
             continue
-        people.append(Person2D(image, joints, mask, (float(center[0]), float(center[1])), 200.0 * scale))
+        center = (float(center[0] - shift), float(center[1] - shift + 15.0 * scale))
+        people.append(Person2D(image, joints, mask, center, 200.0 * scale))
     return people, skipped
 
 
@@ -225,6 +231,6 @@ class MpiiKeypoints(Keypoints2DDataset):
 
     def __init__(self, annotations: str | Path, image_dir: str | Path, codec: Codec,
                  augment: AugmentConfig = NO_AUGMENT, seed: int = 0, min_joints: int = 4,
-                 margin: float = 0.2) -> None:
-        people, self.skipped = load_mpii(annotations, min_joints)
+                 margin: float = 0.2, one_based: bool = True) -> None:
+        people, self.skipped = load_mpii(annotations, min_joints, one_based)
         super().__init__(people, image_dir, codec, augment, seed, margin, "MPII")

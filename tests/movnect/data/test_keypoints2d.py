@@ -23,7 +23,8 @@ def coco_doc(root):
 
 
 def mpii_from_coco(doc):
-    """The same people in MPII's common JSON form (pelvis, thorax derived; neck and head top unlabelled)."""
+    """The same people in MPII's common JSON form: 1-based pixels, centre 15 * scale px above the
+    box centre (the loader undoes both); pelvis, thorax derived; neck and head top unlabelled."""
     files = {im["id"]: im["file_name"] for im in doc["images"]}
     out = []
     for a in doc["annotations"]:
@@ -31,13 +32,14 @@ def mpii_from_coco(doc):
         joints, vis = np.full((16, 2), -1.0), np.zeros(16)
         for c, m in COCO_TO_MPII.items():
             if kp[c, 2] > 0:
-                joints[m], vis[m] = kp[c, :2], 1
+                joints[m], vis[m] = kp[c, :2] + 1, 1
         for m, (a_, b_) in ((6, (11, 12)), (7, (5, 6))):
             if kp[a_, 2] > 0 and kp[b_, 2] > 0:
-                joints[m], vis[m] = (kp[a_, :2] + kp[b_, :2]) / 2, 1
+                joints[m], vis[m] = (kp[a_, :2] + kp[b_, :2]) / 2 + 1, 1
         x, y, w, h = a["bbox"]
+        scale = max(w, h) / 200.0
         out.append({"image": files[a["image_id"]], "joints": joints.tolist(), "joints_vis": vis.tolist(),
-                    "center": [x + w / 2, y + h / 2], "scale": max(w, h) / 200.0})
+                    "center": [x + w / 2 + 1, y + h / 2 + 1 - 15 * scale], "scale": scale})
     return out
 
 
@@ -128,10 +130,13 @@ def test_mpii_hand_made_entry_and_min_joints(tmp_path):
     assert len(people) == 1 and skipped == {"few_joints": 1, "bad_box": 1}
     p = people[0]
     np.testing.assert_allclose(p.joints[10], [0, 0])              # head <- head top: unlabelled
-    np.testing.assert_allclose(p.joints[9], joints[8])            # neck base <- upper neck
+    np.testing.assert_allclose(p.joints[9], joints[8] - 1)        # neck base <- upper neck, 0-based
     np.testing.assert_allclose(p.joints[16], [0, 0])
-    np.testing.assert_allclose(p.joints[13], joints[15])
-    assert p.mask[16] == 0 and p.mask[13] == 1 and p.size == 100.0 and p.center == (120.0, 110.0)
+    np.testing.assert_allclose(p.joints[13], joints[15] - 1)
+    assert p.mask[16] == 0 and p.mask[13] == 1 and p.size == 100.0 and p.center == (119.0, 109.0 + 7.5)
+    zero_based, _ = load_mpii(path, one_based=False)
+    np.testing.assert_allclose(zero_based[0].joints[13], joints[15])
+    assert zero_based[0].center == (120.0, 110.0 + 7.5)
 
 
 def test_flip_swaps_masks_and_augmentation_is_reproducible(tiny_coco, tmp_path):
