@@ -3,8 +3,8 @@
 One synthetic person (movnect.data's procedural body, motion and renderer) performs a few
 actions in a synthetic room, seen by a webcam-like camera: 640 x 480, 60 degrees horizontal
 field of view (the demo's default assumption for unknown cameras), 1.25 m high, 3.6 m
-from the middle of the capture space. Deterministic for a seed. The last second shows the
-empty room, so the demo's "nobody in view" path runs too.
+from the middle of the capture space. Deterministic for a seed. The clip ends with the empty
+room (`empty_seconds`), so the demo's "nobody in view" path runs too.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def sample_camera(center_xy: np.ndarray, width: int = 640, height: int = 480, fo
 
 
 def write_sample_clip(path: str | Path, seconds_per_action: float = 3.0, fps: int = 25,
-                      seed: int = 7, width: int = 640, height: int = 480) -> dict:
+                      seed: int = 7, width: int = 640, height: int = 480, empty_seconds: float = 1.0) -> dict:
     """Render the sample clip to `path` (mp4v) and a sidecar `<path>.json` with the camera and
     the ground-truth camera-frame joints (17, mm) of every frame. Returns the sidecar dict."""
     from movnect import skeleton
@@ -80,7 +80,7 @@ def write_sample_clip(path: str | Path, seconds_per_action: float = 3.0, fps: in
                 writer.write(img)
                 j17 = skeleton.from_h36m32(motion.joints[k])
                 truth.append(cam.world_to_camera(j17, camera.extrinsics).round(1).tolist())
-        for _ in range(fps):  # one second of empty room
+        for _ in range(int(round(empty_seconds * fps))):  # the empty room at the end
             writer.write(background)
             truth.append(None)
     finally:
