@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 
-from movnect import skeleton
 from movnect.codec import Codec, CodecConfig
 from movnect.data.dataset import H36MDataset
 from movnect.data.keypoints2d import CocoKeypoints, MpiiKeypoints, load_coco, load_mpii
