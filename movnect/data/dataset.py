@@ -6,9 +6,11 @@ mm, masks and metadata. The HDF5 file is opened lazily, once per process (DataLo
 each get their own handle; h5py handles must not cross a fork). Only the small index columns
 are read up front.
 
-Augmentation randomness comes from `numpy.random.default_rng([seed, epoch, row])`: a sample
-is the same whenever (seed, epoch, row) are, which makes resumed runs replay exactly. Call
-`set_epoch` at each epoch start.
+Augmentation randomness: with an integer `seed` it comes from
+`numpy.random.default_rng([seed, epoch, row])` (call `set_epoch` at each epoch start); with
+seed=None it is drawn from numpy's global RNG, which the training loop seeds per item from
+(run seed, epoch, index) (movnect.train.distributed.SeededDataset). Either way a sample is
+reproducible, which makes resumed runs replay exactly.
 """
 from __future__ import annotations
 
@@ -68,12 +70,12 @@ class H36MDataset(Dataset):
         subjects: keep these subjects (None = all).
         frame_step: keep video frames that are multiples of this.
         augment: augmentation settings (NO_AUGMENT for evaluation).
-        seed: base seed of the augmentation.
+        seed: base seed of the augmentation, or None to draw from numpy's global RNG.
         rows: explicit row numbers (overrides subjects / frame_step).
     """
 
     def __init__(self, path: str | Path, codec: Codec, subjects: tuple[str, ...] | None = None,
-                 frame_step: int = 1, augment: AugmentConfig = NO_AUGMENT, seed: int = 0,
+                 frame_step: int = 1, augment: AugmentConfig = NO_AUGMENT, seed: int | None = 0,
                  rows: np.ndarray | None = None) -> None:
         self.path = Path(path)
         self.codec, self.augment, self.seed = codec, augment, seed
@@ -140,7 +142,7 @@ class H36MDataset(Dataset):
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if size < image.shape[0] else cv2.INTER_LINEAR)
         j3 = skeleton.root_relative(r["joints3d_camera"])
         mask = np.ones(skeleton.NUM_JOINTS, dtype=np.float32)
-        rng = np.random.default_rng([self.seed, self.epoch, r["row"]])
+        rng = augmentation_rng(self.seed, self.epoch, r["row"])
         image, j2, j3, mask = augment(image, j2, j3, mask, self.augment, rng)
         j2_t = torch.from_numpy(np.ascontiguousarray(j2, dtype=np.float32))
         j3_t = torch.from_numpy(np.ascontiguousarray(j3, dtype=np.float32))
@@ -165,6 +167,13 @@ class H36MDataset(Dataset):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def augmentation_rng(seed: int | None, epoch: int, item: int) -> np.random.Generator:
+    """The generator of one sample's augmentation (see the module docstring)."""
+    if seed is None:
+        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
+    return np.random.default_rng([seed, epoch, item])
 
 
 def _s(x) -> str:

@@ -19,7 +19,8 @@ movnect.data.transforms.augment (3D is zeros, so its rotation and flip are no-op
 
 Items are the sample dict of docs/architecture.md with has3d = 0, zero location maps and 3D,
 index / action / subject / camera = -1, heatmaps zero for unlabelled joints. Augmentation draws
-from numpy.random.default_rng([seed, epoch, item]) like H36MDataset (call set_epoch).
+from numpy.random.default_rng([seed, epoch, item]) like H36MDataset (call set_epoch), or
+from numpy's global RNG when seed is None (the training loop seeds it per item).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from torch.utils.data import Dataset
 from movnect import skeleton
 from movnect.camera import CropBox, crop_image, image_to_crop
 from movnect.codec import Codec
+from movnect.data.dataset import augmentation_rng
 from movnect.data.transforms import NO_AUGMENT, AugmentConfig, augment
 
 
@@ -144,13 +146,13 @@ class Keypoints2DDataset(Dataset):
         image_dir: folder the people's image paths are relative to.
         codec: target encoder; its input_size is the crop size.
         augment: augmentation settings (NO_AUGMENT for evaluation).
-        seed: base seed of the augmentation.
+        seed: base seed of the augmentation, or None to draw from numpy's global RNG.
         margin: crop side = (1 + 2 margin) x person size.
         name: source name used in messages ("COCO", "MPII").
     """
 
     def __init__(self, people: list[Person2D], image_dir: str | Path, codec: Codec,
-                 augment: AugmentConfig = NO_AUGMENT, seed: int = 0, margin: float = 0.2,
+                 augment: AugmentConfig = NO_AUGMENT, seed: int | None = 0, margin: float = 0.2,
                  name: str = "2D") -> None:
         self.image_dir = Path(image_dir)
         if not self.image_dir.is_dir():
@@ -192,7 +194,7 @@ class Keypoints2DDataset(Dataset):
             raise IndexError(f"index {i} out of range for {len(self.people)} samples")
         r = self.raw(i)
         zeros3d = np.zeros((skeleton.NUM_JOINTS, 3))
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = augmentation_rng(self.seed, self.epoch, i)
         image, j2, _, mask = augment(r["image"], r["joints2d"], zeros3d, r["mask"], self.augment, rng)
         j2 = np.where(mask[:, None] > 0, j2, 0.0)
         j2_t = torch.from_numpy(np.ascontiguousarray(j2, dtype=np.float32))
@@ -220,7 +222,7 @@ class CocoKeypoints(Keypoints2DDataset):
     """COCO person keypoints: `CocoKeypoints(json, image_dir, codec, ...)`; `skipped` counts by reason."""
 
     def __init__(self, annotations: str | Path, image_dir: str | Path, codec: Codec,
-                 augment: AugmentConfig = NO_AUGMENT, seed: int = 0, min_joints: int = 4,
+                 augment: AugmentConfig = NO_AUGMENT, seed: int | None = 0, min_joints: int = 4,
                  margin: float = 0.2) -> None:
         people, self.skipped = load_coco(annotations, min_joints)
         super().__init__(people, image_dir, codec, augment, seed, margin, "COCO")
@@ -230,7 +232,7 @@ class MpiiKeypoints(Keypoints2DDataset):
     """MPII (common JSON form): `MpiiKeypoints(json, image_dir, codec, ...)`; `skipped` counts by reason."""
 
     def __init__(self, annotations: str | Path, image_dir: str | Path, codec: Codec,
-                 augment: AugmentConfig = NO_AUGMENT, seed: int = 0, min_joints: int = 4,
+                 augment: AugmentConfig = NO_AUGMENT, seed: int | None = 0, min_joints: int = 4,
                  margin: float = 0.2, one_based: bool = True) -> None:
         people, self.skipped = load_mpii(annotations, min_joints, one_based)
         super().__init__(people, image_dir, codec, augment, seed, margin, "MPII")
