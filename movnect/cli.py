@@ -328,7 +328,8 @@ def _run_synth(args: argparse.Namespace) -> int:
 
             summary = write_release(out, cfg, step)
         print(f"wrote {summary['videos']} videos ({summary['frames']} frames) and their pose files to {out} "
-              f"in {summary['seconds']:.1f} s (synthetic data, not Human3.6M)")
+              f"in {summary['seconds']:.1f} s, {summary['frames_per_s']:.0f} frames/s rendered and encoded "
+              f"(synthetic data, not Human3.6M)")
     if args.coco:
         coco_cfg = CocoSynthConfig(images=args.coco, image_size=args.coco_size, seed=args.seed)
         with tqdm(desc="coco", unit="image", total=args.coco, disable=args.no_progress) as bar:
