@@ -97,7 +97,8 @@ class Bench:
 
     def train_set(self, augment: bool) -> H36MDataset:
         aug = AugmentConfig() if augment else NO_AUGMENT
-        return H36MDataset(self.h5, self.codec, TRAIN_SUBJECTS, frame_step=2, augment=aug, seed=self.a.seed)
+        # seed None: augmentation drawn from the global RNG that the loop seeds per (run seed, epoch, item)
+        return H36MDataset(self.h5, self.codec, TRAIN_SUBJECTS, frame_step=2, augment=aug, seed=None)
 
     def stage(self, name: str, steps: int, epochs: int, lr: float) -> StageConfig:
         per_epoch = max(1, steps // epochs)

@@ -130,7 +130,7 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
     import json
 
     from movnect.train.checkpoints import read_training_checkpoint
-    from movnect.train.data import build_datasets, is_augmented
+    from movnect.train.data import build_datasets
     from movnect.train.distributed import setup_distributed, teardown_distributed
     from movnect.train.run import default_run_dir
 
@@ -143,7 +143,7 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
     env = setup_distributed(exp.train.device)
     try:
         train_sets, val_set = build_datasets(exp, Codec(exp.codec))
-        summary = run_distillation(exp, distill, run_dir, train_sets, val_set, env, augmented=is_augmented(exp),
+        summary = run_distillation(exp, distill, run_dir, train_sets, val_set, env, augmented=exp.data.augment.enabled,
                                    resume=resume, on_step=on_step, should_stop=should_stop)
         summary["world_size"] = env.world_size
         summary["method"] = distill.method

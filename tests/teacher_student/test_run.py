@@ -1,0 +1,109 @@
+"""`movnect distill` end to end on a tiny generated synthetic release: teacher cache, runs of
+each method, plain student checkpoints, resume from the run folder, one-line refusals."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from movnect.checkpoint import load_model, read_checkpoint, save_checkpoint
+from movnect.cli import main
+from movnect.codec import Codec, CodecConfig
+from movnect.data.h36m import PrepareOptions, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
+from movnect.models import ModelConfig, build_model
+from teacher_student.cache import TeacherCache
+
+CODEC = Codec(CodecConfig(input_size=64))
+TEACHER = ModelConfig(name="movnect", width=0.5)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("distill_run")
+    write_release(root / "release", SynthConfig(subjects=("S1", "S9"), actions=("Walking",), subactions=1,
+                                                frames=6, cameras=("54138969", "55011271"), image_size=200))
+    h5 = root / "synth.h5"
+    prepare_h36m(root / "release", h5, PrepareOptions(crop_size=64, frame_step=1))
+    torch.manual_seed(3)
+    teacher = root / "teacher.pt"
+    save_checkpoint(teacher, build_model(TEACHER), TEACHER, CODEC)
+    bad = root / "teacher_sigma2.pt"
+    save_checkpoint(bad, build_model(TEACHER), TEACHER, Codec(CodecConfig(input_size=64, sigma=2.0)))
+    return {"root": root, "h5": h5, "teacher": teacher, "bad": bad}
+
+
+def _config(files: dict[str, Path], name: str, distill: str, augment: bool = False, head: bool = False) -> Path:
+    stage = '[[stages]]\nname = "{n}"\nepochs = 1\nsteps_per_epoch = 2\nbatch_size = 4\n'
+    text = f"""
+[model]
+name = "movnect"
+width = 0.25
+[codec]
+input_size = 64
+[data]
+h36m = "{files['h5']}"
+train_subjects = ["S1"]
+val_subjects = ["S9"]
+train_frame_step = 1
+val_frame_step = 1
+[data.augment]
+enabled = {'true' if augment else 'false'}
+[train]
+device = "cpu"
+amp = "off"
+workers = 0
+log_every = 1
+ckpt_every = 0
+val_max_samples = 4
+val_batch_size = 4
+image_panels = 0
+{stage.format(n='main')}{stage.format(n='head') if head else ''}
+{distill}
+"""
+    path = files["root"] / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_cache_then_mimicry_run_writes_a_plain_student(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    distill = f'[distill]\nmethod = "mimicry"\nteacher = "{files["teacher"]}"\ncache = "{tmp_path / "cache.h5"}"\n'
+    cfg = _config(files, "mimicry", distill)
+    assert main(["distill", "--config", str(cfg), "--build-cache", str(tmp_path / "cache.h5"), "--no-progress"]) == 0
+    cache = TeacherCache(tmp_path / "cache.h5")
+    assert len(cache) == 12 and not cache.has_feature  # 6 frames x 2 cameras of S1
+    run = tmp_path / "run"
+    assert main(["distill", "--config", str(cfg), "--out", str(run), "--no-progress"]) == 0
+    assert "mimicry finished after 2 steps" in capsys.readouterr().out
+    model, cfg_model, codec, raw = load_model(run / "checkpoints" / "student.pt")
+    assert cfg_model == ModelConfig(name="movnect", width=0.25) and codec.to_dict() == CODEC.to_dict()
+    assert raw["extra"]["kind"] == "distilled-student" and raw["extra"]["method"] == "mimicry"
+    assert (run / "distill.toml").is_file() and (run / "summary.json").is_file()
+    # --resume without --config finds the run's distill.toml
+    assert main(["distill", "--resume", str(run / "checkpoints" / "last.pt"), "--no-progress"]) == 0
+
+
+def test_dwpose_and_okdhp_runs(files: dict[str, Path], tmp_path: Path) -> None:
+    dw = _config(files, "dwpose", f'[distill]\nmethod = "dwpose"\nteacher = "{files["teacher"]}"\n', augment=True, head=True)
+    assert main(["distill", "--config", str(dw), "--out", str(tmp_path / "dw"), "--no-progress"]) == 0
+    assert read_checkpoint(tmp_path / "dw" / "checkpoints" / "student.pt")["model_config"]["name"] == "movnect"
+    okd = _config(files, "okdhp", '[distill]\nmethod = "okdhp"\n[distill.okdhp]\nbranches = 2\n')
+    assert main(["distill", "--config", str(okd), "--out", str(tmp_path / "okd"), "--no-progress"]) == 0
+    raw = read_checkpoint(tmp_path / "okd" / "checkpoints" / "student.pt")
+    assert raw["extra"]["branch"] in (0, 1) and raw["extra"]["branches"] == 2
+
+
+def test_refusals_are_one_line(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    cfg = _config(files, "bad", f'[distill]\nmethod = "mimicry"\nteacher = "{files["bad"]}"\n')
+    assert main(["distill", "--config", str(cfg), "--out", str(tmp_path / "a"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "another codec than the student" in err and "sigma 2.0 vs 1.0" in err
+    cache = tmp_path / "c.h5"
+    good = f'[distill]\nmethod = "mimicry"\nteacher = "{files["teacher"]}"\ncache = "{cache}"\n'
+    assert main(["distill", "--config", str(_config(files, "c", good)), "--build-cache", str(cache), "--no-progress"]) == 0
+    aug = _config(files, "aug", good, augment=True)
+    assert main(["distill", "--config", str(aug), "--out", str(tmp_path / "b"), "--no-progress"]) == 2
+    assert "un-augmented crops, but the training data are augmented" in capsys.readouterr().err
+    assert main(["distill", "--no-progress"]) == 2
+    assert "distill needs --config" in capsys.readouterr().err
