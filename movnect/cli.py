@@ -233,6 +233,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop's maps")
     p.add_argument("--device", default="cpu", help="torch device for --checkpoint (cpu, cuda, cuda:1)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers reading the crops")
     p.add_argument("--out", default=None, help="folder for eval.json, eval.md and eval_actions.png")
 
 
@@ -244,7 +245,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test)
     bars: list[tqdm] = []  # opened once the row count is known (after the inputs are checked)
     result = evaluate(args.data, protocol, checkpoint=args.checkpoint, predictions=args.predictions,
-                      device=args.device, batch_size=args.batch_size, progress=lambda n: bars[0].update(n),
+                      device=args.device, batch_size=args.batch_size, workers=args.workers,
+                      progress=lambda n: bars[0].update(n),
                       on_rows=lambda n: bars.append(tqdm(total=n, unit="frame", desc="eval", leave=False)))
     for bar in bars:
         bar.close()

@@ -53,21 +53,18 @@ def _names(f: Any, key: str) -> list[str]:
 
 
 def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
-    """Rows of a prepare-h36m file selected by the protocol, with their 3D joints."""
+    """Rows of a prepare-h36m file selected by the protocol (movnect.data.dataset.select_rows:
+    the subjects' rows whose video frame is a multiple of frame_step), with their 3D joints."""
+    from movnect.data.dataset import select_rows
     from movnect.data.h36m import open_h36m
 
     with open_h36m(path) as f:
         if "joints3d" not in f:
             raise ValueError(f"{path} has no 3D labels (no 'joints3d' dataset): eval needs a file with 3D joints")
-        subjects = _names(f, "subjects")
-        unknown = [s for s in protocol.subjects if s not in subjects]
-        if unknown:
-            raise ValueError(f"{path}: subject(s) {', '.join(unknown)} not in the file (it has {', '.join(subjects)})")
-        want = [subjects.index(s) for s in protocol.subjects]
-        subject, frame = f["subject"][...], f["frame"][...]
-        rows = np.flatnonzero(np.isin(subject, want) & (frame % protocol.frame_step == 0))
-        if len(rows) == 0:
-            raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0")
+    rows = select_rows(path, tuple(protocol.subjects), protocol.frame_step)
+    if len(rows) == 0:
+        raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0")
+    with open_h36m(path) as f:
         joints = f["joints3d"][...][rows].astype(np.float64)
         if not np.isfinite(joints).all():
             raise ValueError(f"{path}: 3D labels of the selected rows are not all finite (no 3D ground truth?)")
@@ -77,50 +74,39 @@ def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
                            [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)))
 
 
-def read_crops(path: str | Path, rows: np.ndarray, size: int) -> np.ndarray:
-    """Stored JPEG crops of `rows` as (N, size, size, 3) uint8 RGB (resized if stored otherwise)."""
-    import cv2
-
-    from movnect.data.h36m import open_h36m
-
-    out = np.empty((len(rows), size, size, 3), np.uint8)
-    with open_h36m(path) as f:
-        images = f["images"]
-        for i, r in enumerate(rows):
-            bgr = cv2.imdecode(np.asarray(images[int(r)]), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"{path}: row {int(r)} holds an undecodable image")
-            if bgr.shape[:2] != (size, size):
-                bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
-            out[i] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return out
-
-
 @torch.no_grad()
 def predict_rows(model: torch.nn.Module, codec: Codec, path: str | Path, rows: np.ndarray,
-                 flip_test: bool = False, batch_size: int = 32,
+                 flip_test: bool = False, batch_size: int = 32, workers: int = 0,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Root-relative 3D joints (N, 17, 3) mm predicted from the stored crops of `rows`.
 
-    `progress(n)` is called after each batch with the number of rows it did.
+    Crops go through the training Dataset without augmentation (movnect.data.dataset), so
+    evaluation sees exactly the preprocessing the model was trained with. `progress(n)` is
+    called after each batch with the number of rows it did.
     """
+    from torch.utils.data import DataLoader
+
+    from movnect.data.dataset import H36MDataset
+    from movnect.data.transforms import NO_AUGMENT
+
+    data = H36MDataset(path, codec, augment=NO_AUGMENT, rows=rows)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out = []
     try:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            crops = read_crops(path, chunk, codec.config.input_size)
-            x = codec.normalize(torch.from_numpy(crops).permute(0, 3, 1, 2).to(device))
+        for batch in loader:
+            x = batch["image"].to(device)
             maps = model(x).maps.float()
             if flip_test:
                 maps = 0.5 * (maps + codec.flip_maps(model(x.flip(-1)).maps.float()))
             out.append(codec.decode(maps.cpu()).joints3d.double().numpy())
             if progress is not None:
-                progress(len(chunk))
+                progress(len(x))
     finally:
         model.train(was_training)
+        data.close()
     return np.concatenate(out)
 
 
@@ -183,7 +169,7 @@ def score(pred: np.ndarray, gt: GroundTruth) -> dict[str, Any]:
 
 
 def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | None = None,
-             predictions: str | Path | None = None, device: str = "cpu", batch_size: int = 32,
+             predictions: str | Path | None = None, device: str = "cpu", batch_size: int = 32, workers: int = 0,
              progress: Callable[[int], None] | None = None,
              on_rows: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Score a checkpoint (run on the file's crops) or a predictions .npz; returns the report
@@ -201,7 +187,7 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
             raise ValueError(f"checkpoint {checkpoint} predicts {codec.num_joints} joints; eval needs {skeleton.NUM_JOINTS}")
         if on_rows is not None:
             on_rows(len(gt.rows))
-        pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, progress)
+        pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, workers, progress)
         source = {"checkpoint": str(checkpoint)}
     else:
         pred = read_predictions(predictions, gt)  # type: ignore[arg-type]
@@ -220,11 +206,6 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
         },
         "averages": "overall = mean over frames; action_mean = mean of per-action means",
     }
-    if protocol.frame_step % gt.file_frame_step:
-        result["protocol"]["note"] = (
-            f"the file keeps every {gt.file_frame_step}th frame, which {protocol.frame_step} is not a multiple "
-            f"of: only frames that are multiples of both are scored (prepare the test subjects with frame step "
-            f"1 or a divisor of {protocol.frame_step} for the standard frame set)")
     return result
 
 
@@ -245,8 +226,6 @@ def markdown_report(result: dict[str, Any]) -> str:
         f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "
         f"N-MPJPE: {p['alignment']['n_mpjpe']}; 3DPCK/AUC: {p['alignment']['pck150_auc']}",
     ]
-    if "note" in p:
-        lines.append(f"- note: {p['note']}")
     lines += [
         "",
         "| average | MPJPE mm | PA-MPJPE mm | N-MPJPE mm | 3DPCK@150 % | AUC % |",

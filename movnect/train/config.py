@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from movnect.codec import CodecConfig
+from movnect.data.transforms import AugmentConfig
 from movnect.config import ConfigError, apply_overrides, from_dict, read_toml, to_dict
 from movnect.models import ModelConfig
 
@@ -39,6 +40,7 @@ class DataConfig:
     coco_images: str = ""          # folder with the JSON's images
     mpii: str = ""                 # MPII annotations JSON (2D-only data)
     mpii_images: str = ""
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # training samples only
 
     def __post_init__(self) -> None:
         if self.train_frame_step < 1 or self.val_frame_step < 1:

@@ -15,7 +15,9 @@ from movnect import evaluate, skeleton
 from movnect.checkpoint import save_checkpoint
 from movnect.cli import main
 from movnect.codec import Codec, CodecConfig
+from movnect.data.dataset import H36MDataset
 from movnect.models import ModelConfig, build_model
+from tests.movnect.data.fixtures import build_tiny
 
 ACTIONS = ["Directions", "Eating", "Walking"]
 
@@ -106,36 +108,41 @@ def test_report_files_name_the_protocol(tmp_path: Path) -> None:
     assert (tmp_path / "rep" / "eval_actions.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_checkpoint_eval_with_flip_test(tmp_path: Path) -> None:
-    write_h5(tmp_path / "d.h5", crop=80)  # stored crops are resized to the codec's 64
+@pytest.fixture(scope="module")
+def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data package's tiny synthetic release, prepared (S1, S9; frames 0, 5, 10, 15)."""
+    return build_tiny(tmp_path_factory.mktemp("tiny"))[1]
+
+
+def test_checkpoint_eval_with_flip_test(tmp_path: Path, tiny_h5: Path) -> None:
     cfg = ModelConfig(name="movnect", width=0.35)
     torch.manual_seed(0)
     model = build_model(cfg)
-    codec = Codec(CodecConfig(input_size=64))
+    codec = Codec(CodecConfig(input_size=64))  # the stored 256 px crops are resized by the Dataset
     save_checkpoint(tmp_path / "m.pt", model, cfg, codec)
-    proto = evaluate.Protocol(("S9",), 64, flip_test=False)
-    gt = evaluate.load_ground_truth(tmp_path / "d.h5", proto)
-    plain = evaluate.predict_rows(model, codec, tmp_path / "d.h5", gt.rows, batch_size=5)
-    flip = evaluate.predict_rows(model, codec, tmp_path / "d.h5", gt.rows, flip_test=True, batch_size=7)
+    proto = evaluate.Protocol(("S9",), 5, flip_test=False)
+    gt = evaluate.load_ground_truth(tiny_h5, proto)
+    assert len(gt.rows) == 2 * 2 * 4
+    plain = evaluate.predict_rows(model, codec, tiny_h5, gt.rows, batch_size=5)
+    flip = evaluate.predict_rows(model, codec, tiny_h5, gt.rows, flip_test=True, batch_size=7)
     assert plain.shape == flip.shape == (len(gt.rows), 17, 3)
     assert not np.allclose(plain, flip)
-    # the flip test of mirrored crops is the mirror of the flip test of the crops
-    crops = evaluate.read_crops(tmp_path / "d.h5", gt.rows[:2], 64)
-    x = codec.normalize(torch.from_numpy(crops).permute(0, 3, 1, 2))
+    # independent of the batching: the flip test is the decoded mean of the crop's maps and the
+    # mirrored crop's maps mapped back
+    x = torch.stack([H36MDataset(tiny_h5, codec, rows=gt.rows[:2])[i]["image"] for i in range(2)])
     with torch.no_grad():
         model.eval()
-        m = model(x).maps
-        mf = model(x.flip(-1)).maps
-    avg = 0.5 * (m + codec.flip_maps(mf))
-    avg_of_mirror = 0.5 * (mf + codec.flip_maps(m))
-    torch.testing.assert_close(codec.flip_maps(avg_of_mirror), avg, atol=1e-5, rtol=0)
+        avg = 0.5 * (model(x).maps + codec.flip_maps(model(x.flip(-1)).maps))
     np.testing.assert_allclose(codec.decode(avg).joints3d.numpy(), flip[:2], atol=1e-3)
-    assert main(["eval", "--checkpoint", str(tmp_path / "m.pt"), "--data", str(tmp_path / "d.h5"),
-                 "--subjects", "S9", "--flip-test", "--out", str(tmp_path / "r")]) == 0
+    assert main(["eval", "--checkpoint", str(tmp_path / "m.pt"), "--data", str(tiny_h5), "--subjects", "S9",
+                 "--frame-step", "5", "--flip-test", "--out", str(tmp_path / "r")]) == 0
     res = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert res["protocol"]["flip_test"] and res["frames"] == len(gt.rows)
     assert res["overall"]["mpjpe"] == pytest.approx(
         float(np.linalg.norm(flip - (gt.joints3d - gt.joints3d[:, :1]), axis=-1).mean()), rel=1e-4)
+    # a frame step the file cannot give is refused, not silently thinned
+    with pytest.raises(ValueError, match="cannot give every 64th"):
+        evaluate.load_ground_truth(tiny_h5, evaluate.Protocol(("S9",), 64))
 
 
 def _run_err(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -159,7 +166,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureF
     assert "predictions cover 23 rows but the protocol selects 24" in err
     np.savez(tmp_path / "d.npz", rows=gt.rows, joints3d=gt.joints3d)
     assert "missing key(s) index (has joints3d, rows" in _run_err(data + [str(tmp_path / "d.npz")], capsys)
-    assert "subject(s) S7 not in the file" in _run_err(
+    assert "has no subject(s) S7" in _run_err(
         data[:-1] + ["--subjects", "S7", "--predictions", str(tmp_path / "a.npz")], capsys)
     assert "not found" in _run_err(["eval", "--data", str(tmp_path / "d.h5"), "--checkpoint",
                                     str(tmp_path / "missing.pt")], capsys)

@@ -1,0 +1,67 @@
+"""Datasets of a run, built from its [data] table and each stage's `sources`.
+
+Sources: "h36m" (H36MDataset over data.h36m, train subjects and frame step, augmented),
+"coco" and "mpii" (2D-only CocoKeypoints / MpiiKeypoints, augmented). A stage with several
+sources trains on their concatenation (each epoch visits every sample of every source once).
+The validation set is the un-augmented H36MDataset of the validation subjects and frame step.
+
+Training sets are built with seed=None: their augmentation then draws from numpy's global
+RNG, which the loop's SeededDataset seeds per sample from (run seed, epoch, index), so the
+augmentation of a sample does not depend on workers or on interruptions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import ConcatDataset, Dataset
+
+from movnect.codec import Codec
+from movnect.config import ConfigError
+from movnect.data.dataset import H36MDataset
+from movnect.data.keypoints2d import CocoKeypoints, MpiiKeypoints
+from movnect.data.transforms import NO_AUGMENT
+from movnect.train.config import ExperimentConfig
+
+
+def _need(value: str, key: str, source: str) -> Path:
+    if not value:
+        raise ConfigError(f"a stage uses source {source!r} but data.{key} is empty")
+    return Path(value)
+
+
+def build_source(exp: ExperimentConfig, codec: Codec, source: str) -> Dataset:
+    """The augmented training dataset of one source."""
+    d = exp.data
+    if source == "h36m":
+        return H36MDataset(_need(d.h36m, "h36m", source), codec, tuple(d.train_subjects),
+                           d.train_frame_step, d.augment, seed=None)
+    if source == "coco":
+        return CocoKeypoints(_need(d.coco, "coco", source), _need(d.coco_images, "coco_images", source),
+                             codec, d.augment, seed=None)
+    if source == "mpii":
+        return MpiiKeypoints(_need(d.mpii, "mpii", source), _need(d.mpii_images, "mpii_images", source),
+                             codec, d.augment, seed=None)
+    raise ConfigError(f"unknown data source {source!r}; choose h36m, coco or mpii")
+
+
+def build_datasets(exp: ExperimentConfig, codec: Codec) -> tuple[list[Dataset], Dataset | None]:
+    """(one training set per stage, validation set or None when data.h36m is empty)."""
+    built: dict[str, Dataset] = {}
+    stage_sets: list[Dataset] = []
+    for stage in exp.stages:
+        parts = []
+        for source in stage.sources:
+            if source not in built:
+                built[source] = build_source(exp, codec, source)
+            if len(built[source]) == 0:  # type: ignore[arg-type]
+                raise ValueError(f"stage {stage.name!r}: source {source!r} has no samples")
+            parts.append(built[source])
+        stage_sets.append(parts[0] if len(parts) == 1 else ConcatDataset(parts))
+    val = None
+    if exp.data.h36m and exp.train.val_every > 0:
+        val = H36MDataset(exp.data.h36m, codec, tuple(exp.data.val_subjects), exp.data.val_frame_step,
+                          NO_AUGMENT, seed=0)
+        if len(val) == 0:
+            raise ValueError(f"{exp.data.h36m}: no validation rows for {','.join(exp.data.val_subjects)} "
+                             f"every {exp.data.val_frame_step}th frame")
+    return stage_sets, val
