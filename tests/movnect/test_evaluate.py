@@ -22,6 +22,15 @@ from tests.movnect.data.fixtures import build_tiny
 ACTIONS = ["Directions", "Eating", "Walking"]
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread (two spin-wait badly on the shared 2-core machine); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _pose(rng: np.random.Generator) -> np.ndarray:
     return rng.normal(scale=250.0, size=(17, 3)) + np.array([0.0, 0.0, 4500.0])
 

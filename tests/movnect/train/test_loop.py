@@ -1,4 +1,5 @@
-"""Training loop: learning happens, resume is exact, NaN stops the run, DDP over gloo works."""
+"""Training loop on an in-memory toy dataset: exact resume at a stage boundary, NaN guard,
+model-config check, DDP replicas over gloo (learning on real data: test_run.py)."""
 from __future__ import annotations
 
 import os
@@ -46,32 +47,11 @@ def _trainer(exp: ExperimentConfig, run_dir: Path, init_seed: int = 0, env: Dist
     return Trainer(build_model(exp.model), exp.model, CODEC, exp, run_dir, env)
 
 
-def test_loss_falls_and_validation_mpjpe_improves(tmp_path: Path) -> None:
-    exp = _exp(epochs2d=1, epochs3d=4, steps=20, batch=8, log_every=4)
-    tr = _trainer(exp, tmp_path)
-    losses: list[float] = []
-    summary = tr.fit(_sets(400), ToyPoseDataset(24, CODEC, seed=1), on_step=lambda r: losses.append(r.loss))
-    assert summary["steps"] == 20 + 4 * 20 and not summary["stopped"]
-    main = losses[20:]  # the 3D stage (heatmap + location terms)
-    first, last = sum(main[:8]) / 8, sum(main[-8:]) / 8
-    assert last < 0.5 * first, (first, last)
-    val = [h["val/mpjpe"] for h in summary["history"] if h["stage"] == 1]
-    # ~400 mm for untrained location maps; the mean pose of this toy set scores ~133 mm
-    assert val[-1] < val[0] - 100.0, val
-    assert summary["best"]["name"] == "val/mpjpe" and summary["best"]["value"] == min(val)
-    # run folder: resolved config, checkpoints, TensorBoard events, metrics lines
-    assert (tmp_path / "config.toml").is_file()
-    for name in ("last.pt", "best.pt", "stage-pre2d.pt", "stage-main3d.pt"):
-        assert (tmp_path / "checkpoints" / name).is_file()
-    assert any((tmp_path / "tb").iterdir())
-    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-    assert any("val/mpjpe" in x for x in lines) and any("train/location" in x for x in lines)
-
-
-@pytest.mark.parametrize("stop_after, workers", [(5, 0), (4, 2)])
+@pytest.mark.parametrize("stop_after, workers", [(4, 2)])
 def test_resume_reproduces_uninterrupted_run(tmp_path: Path, stop_after: int, workers: int) -> None:
-    """stop_after 5: mid-epoch of the 3D stage; 4: exactly at the 2D -> 3D stage boundary.
-    The resumed half may use worker processes: per-sample seeds make batches identical."""
+    """Stop exactly at the 2D -> 3D stage boundary (a stop inside an epoch, on the real Dataset,
+    is tests/movnect/train/test_run.py). The resumed half uses two worker processes: per-sample
+    seeds make the batches identical."""
     exp = _exp(epochs2d=1, epochs3d=2, steps=0, batch=4)  # 16 samples / 4 = 4 steps per epoch
     full = _trainer(exp, tmp_path / "full")
     full.fit(_sets(), ToyPoseDataset(8, CODEC, seed=1))
