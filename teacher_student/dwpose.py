@@ -112,22 +112,27 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     return ref
 
 
-def self_kd_losses(new: PoseOutput, old: PoseOutput, num_joints: int, beta: float) -> dict[str, Tensor]:
+def self_kd_losses(new: PoseOutput, old: PoseOutput, num_joints: int, beta: float,
+                   bones: bool = False) -> dict[str, Tensor]:
     """Stage-2 terms of the new head against the frozen stage-1 head (targets detached).
 
     heatmap  || H_new - H_old ||^2 per map (the KL alone is blind to a constant shift of a
              heatmap, which would move the decoder's confidence and sub-cell refinement)
     logit    KL(softmax(beta H_old) || softmax(beta H_new)) per joint
     location || clamp(H_old) (X_new - X_old) ||^2 over X, Y, Z
-    bones    the same on the bone maps dX, dY, dZ (they feed MoVNect's head)
+    bones    the same on the bone maps dX, dY, dZ, only with `bones` True: when the bone maps
+             were not supervised (stage loss.bones = 0) they are an internal feature of arbitrary
+             scale, and matching them would spend the short stage-2 budget on it
     Shapes: maps (B, 4J, h, w), bones (B, 3J, h, w). Each term averaged over B * J.
     """
     j = num_joints
     h_new, l_new = new.maps[:, :j].float(), new.maps[:, j:].float()
     h_old, l_old = old.maps[:, :j].float(), old.maps[:, j:].float()
-    return {
+    terms = {
         "self_heatmap": heatmap_mse_loss(h_new, h_old),
         "self_logit": heatmap_kl_loss(h_new, h_old, beta),
         "self_location": masked_location_distill_loss(l_new, l_old, h_old),
-        "self_bones": masked_location_distill_loss(new.bones.float(), old.bones.float(), h_old),
     }
+    if bones:
+        terms["self_bones"] = masked_location_distill_loss(new.bones.float(), old.bones.float(), h_old)
+    return terms

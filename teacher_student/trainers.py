@@ -215,7 +215,8 @@ class DWPoseTrainer(_DistillTrainer):
         with torch.no_grad():
             old = self.reference(batch["image"])
         new = self.forward(batch["image"])
-        parts = dw.self_kd_losses(new, old, self.model_config.num_joints, self.dw.beta)
+        parts = dw.self_kd_losses(new, old, self.model_config.num_joints, self.dw.beta,
+                                  bones=self.stage.loss.bones > 0)
         return _terms(sum(parts.values()), parts)  # type: ignore[arg-type]
 
     def trainer_state(self) -> dict[str, Any]:

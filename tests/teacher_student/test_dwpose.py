@@ -87,11 +87,13 @@ def test_self_kd_losses_zero_at_the_stage1_outputs_and_positive_elsewhere() -> N
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         old = model(x)
-    terms = self_kd_losses(old, old, 17, 10.0)
+    terms = self_kd_losses(old, old, 17, 10.0, bones=True)
+    assert set(terms) == {"self_heatmap", "self_logit", "self_location", "self_bones"}
+    assert "self_bones" not in self_kd_losses(old, old, 17, 10.0)
     assert all(abs(v.item()) < 1e-6 for v in terms.values())
     reset_head(model, CFG, seed=1)
     new = model(x)
-    terms = self_kd_losses(new, old, 17, 10.0)
+    terms = self_kd_losses(new, old, 17, 10.0, bones=True)
     assert all(v.item() > 0 for v in terms.values())
     sum(terms.values()).backward()
     assert model.head[2].weight.grad is not None
