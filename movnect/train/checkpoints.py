@@ -15,7 +15,10 @@ read it like any other) whose `extra` holds:
 """
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -110,3 +113,17 @@ def read_training_checkpoint(path: str | Path, expected: ModelConfig) -> dict[st
 
 def position_of(ckpt: dict[str, Any]) -> Position:
     return Position(**ckpt["extra"]["position"])
+
+
+def copy_checkpoint(src: str | Path, dst: str | Path) -> None:
+    """Copy a checkpoint file atomically (temporary file in the target folder, then rename)."""
+    dst = Path(dst)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -145,7 +145,7 @@ class Trainer:
                 sampler.set_epoch(epoch, skip_batches=pos.batch)
                 data = iter(loader)
                 self.model.train()
-                acc: dict[str, Tensor] = {}
+                acc: dict[str, Any] = {}  # summed loss terms (tensors) and "steps"
                 t0, seen = time.perf_counter(), 0
                 for b in range(pos.batch, batches):
                     batch = _to_device(next(data), self.env.device)
@@ -181,9 +181,9 @@ class Trainer:
                     improved = self._validate(val_loader)
                 self._save("last.pt", pos, opt, sched, scaler)
                 if improved:
-                    self._save("best.pt", pos, opt, sched, scaler)
+                    self._copy("last.pt", "best.pt")
                 if last_epoch:
-                    self._save(f"stage-{self.stage.name}.pt", pos, opt, sched, scaler)
+                    self._copy("last.pt", f"stage-{self.stage.name}.pt")
                 if self._stop_requested(should_stop):
                     stopped = True
                     break
@@ -288,7 +288,7 @@ class Trainer:
             f"(step {self.step + 1}; {parts}); run stopped, {kept}"
         )
 
-    def _log_train(self, acc: dict[str, Tensor], opt: torch.optim.Optimizer, rate: float) -> None:
+    def _log_train(self, acc: dict[str, Any], opt: torch.optim.Optimizer, rate: float) -> None:
         n = acc.pop("steps")
         values = {f"train/{k}": float(v) / n for k, v in acc.items()}
         values["train/lr"] = opt.param_groups[0]["lr"]
@@ -322,6 +322,10 @@ class Trainer:
             self.logger.image(f"panel/{i}_input_pred_target", heatmap_panel(images[i], panel.pred_heat[i], panel.gt_heat[i]), self.step)
             fig = skeleton_figure(panel.pred3d[i], panel.gt3d[i], f"step {self.step}")
             self.logger.figure(f"skeleton/{i}", fig, self.step)
+
+    def _copy(self, src: str, dst: str) -> None:
+        if self.env.is_main:
+            ck.copy_checkpoint(self.ckpt_dir / src, self.ckpt_dir / dst)
 
     def _save(self, name: str, pos: ck.Position, opt: torch.optim.Optimizer,
               sched: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler | None) -> None:
