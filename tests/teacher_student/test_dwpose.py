@@ -65,10 +65,17 @@ def test_reset_head_changes_the_head_only_and_is_seeded() -> None:
         if k.split(".")[0] in head_modules(CFG):
             continue
         assert torch.equal(v, before[k]), k
-    assert not torch.equal(after["head.2.weight"], before["head.2.weight"] + 0.5)
+    assert not torch.equal(after["head.0.0.weight"], before["head.0.0.weight"] + 0.5)
+    assert after["head.2.weight"].abs().sum() == 0 and after["head.2.bias"].abs().sum() == 0  # maps start at 0
+    assert after["head.0.0.weight"].abs().sum() > 0
     other = _student()
     reset_head(other, CFG, seed=3)
-    assert torch.equal(other.state_dict()["head.2.weight"], after["head.2.weight"])
+    assert torch.equal(other.state_dict()["head.0.0.weight"], after["head.0.0.weight"])
+    lite_cfg = ModelConfig(name="litepose", width=0.25)
+    lite = build_model(lite_cfg)
+    reset_head(lite, lite_cfg, seed=0)
+    out = lite(torch.randn(1, 3, 64, 64))
+    assert out.maps.abs().sum() == 0 and out.bones.abs().sum() == 0
     with pytest.raises(ValueError, match="needs a student"):
         head_modules(ModelConfig(name="vnect", depth=18))
 
