@@ -69,7 +69,11 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--input-size", type=int, default=128)
     ap.add_argument("--width", type=float, default=0.5, help="student width multiplier")
-    ap.add_argument("--teacher-depth", type=int, default=18, choices=(18, 34, 50))
+    ap.add_argument("--teacher", default="vnect", choices=("vnect", "movnect"), help="teacher architecture")
+    ap.add_argument("--teacher-depth", type=int, default=18, choices=(18, 34, 50), help="vnect teacher trunk")
+    ap.add_argument("--teacher-width", type=float, default=1.0, help="movnect teacher width")
+    ap.add_argument("--teacher-augment", default="on", choices=("on", "off"))
+    ap.add_argument("--teacher-lr", type=float, default=3e-3)
     ap.add_argument("--lrs", default="1e-3,3e-3", help="scratch learning-rate grid")
     ap.add_argument("--augment", default="on,off", help="scratch augmentation grid")
     ap.add_argument("--methods", default="mimicry,dwpose,okdhp")
@@ -90,7 +94,8 @@ class Bench:
         self.work = Path(args.work)
         self.codec = Codec(CodecConfig(input_size=args.input_size))
         self.student = ModelConfig(name="movnect", width=args.width)
-        self.teacher_cfg = ModelConfig(name="vnect", depth=args.teacher_depth)
+        self.teacher_cfg = (ModelConfig(name="vnect", depth=args.teacher_depth) if args.teacher == "vnect"
+                            else ModelConfig(name="movnect", width=args.teacher_width))
         self.env = DistEnv(0, 1, 0, torch.device("cpu"))
         self.val = H36MDataset(h5, self.codec, VAL_SUBJECTS, frame_step=16)
         self.test_step = 8 if not args.tiny else 64
@@ -128,17 +133,19 @@ class Bench:
                 "frames": r["frames"]}
 
     # ---- runs ---------------------------------------------------------------------------
-    def teacher(self, lr: float) -> dict:
-        run = self.work / "teacher"
+    def teacher(self) -> dict:
+        a = self.a
+        size = f"d{a.teacher_depth}" if a.teacher == "vnect" else f"w{a.teacher_width:g}"
+        run = self.work / f"teacher_{a.teacher}{size}_s{a.teacher_steps}_lr{a.teacher_lr:g}_aug{a.teacher_augment}"
         done = run / "result.json"
         if done.is_file():  # the teacher is trained once and reused across invocations
             return json.loads(done.read_text())
-        a = self.a
-        exp = self.experiment(self.teacher_cfg, (self.stage("main", a.teacher_steps, a.epochs, lr),))
+        exp = self.experiment(self.teacher_cfg, (self.stage("main", a.teacher_steps, a.epochs, a.teacher_lr),))
         torch.manual_seed(a.seed)
+        augment = a.teacher_augment == "on"
         rec = self.fit(Trainer(build_model(self.teacher_cfg), self.teacher_cfg, self.codec, exp, run, self.env),
-                       run, True, 1)
-        rec.update(test=self.test(rec["checkpoint"]), lr=lr, augment=True,
+                       run, augment, 1)
+        rec.update(test=self.test(rec["checkpoint"]), lr=a.teacher_lr, augment=augment,
                    parameters=count_parameters(build_model(self.teacher_cfg)))
         done.write_text(json.dumps(rec))
         return rec
@@ -187,7 +194,7 @@ def main() -> None:
     bench = Bench(args, ensure_synthetic_h5(args.data))
     lrs = [float(x) for x in args.lrs.split(",")]
     augs = [x.strip() == "on" for x in args.augment.split(",")]
-    teacher = bench.teacher(lrs[0])
+    teacher = bench.teacher()
     teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt"))
     if not Path(teacher_ckpt).is_file():  # weights only: the file hashed by caches, read by trainers
         from movnect.checkpoint import load_model
@@ -200,6 +207,10 @@ def main() -> None:
     for method in [m for m in args.methods.split(",") if m]:
         rec = bench.distill(method, best["lr"], best["augment"], teacher_ckpt)
         results[method] = {**rec, "test": bench.test(rec["checkpoint"])}
+        if method == "dwpose":  # stage 1 alone (its last checkpoint, 5/6 of the steps), for the record
+            s1 = Path(rec["checkpoint"]).with_name("stage-distill.pt")
+            results["dwpose_stage1"] = {"seconds": None, "steps": rec["stage_steps"][0], "checkpoint": str(s1),
+                                        "note": "end of DWPose stage 1, before stage 2", "test": bench.test(str(s1))}
     base = results["scratch"]["test"]["mpjpe"]
     table = {k: {"mpjpe": v["test"]["mpjpe"], "pa_mpjpe": v["test"]["pa_mpjpe"],
                  "gain_vs_scratch_pct": round(100 * (base - v["test"]["mpjpe"]) / base, 1),
@@ -214,7 +225,7 @@ def main() -> None:
         "budget": {"student_steps": args.steps, "batch": args.batch, "epochs": args.epochs,
                    "teacher_steps": args.teacher_steps, "input_size": args.input_size,
                    "student": f"movnect width {args.width} ({count_parameters(build_model(bench.student))} params)",
-                   "teacher": f"vnect depth {args.teacher_depth} ({teacher['parameters']} params)",
+                   "teacher": f"{bench.teacher_cfg.name} ({teacher['parameters']} params), {args.teacher_steps} steps",
                    "dwpose": "stage 1 5/6 + stage 2 1/6 of the student steps"},
         "tuning": {"scratch_grid": [{k: r[k] for k in ("lr", "augment", "val_mpjpe")} for r in grid],
                    "chosen": {"lr": best["lr"], "augment": best["augment"]},
