@@ -79,8 +79,14 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--methods", default="mimicry,dwpose,okdhp")
     ap.add_argument("--okdhp-divergence", default="mse", choices=("mse", "kl"))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="DataLoader workers per run")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (every run, teacher included)")
+    ap.add_argument("--amp", default="off", choices=("off", "bf16", "fp16"), help="mixed precision (CUDA only)")
+    ap.add_argument("--data-procs", type=int, default=2, help="processes rendering the synthetic release if missing")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="all", choices=("all", "teacher", "scratch", "distill"),
+                    help="run one phase and exit (runs are cached per setting, so phases can run as "
+                         "parallel processes; a final plain call assembles the table from the caches)")
     args = ap.parse_args()
     if args.tiny:
         args.steps, args.teacher_steps, args.epochs = 12, 24, 2
@@ -96,7 +102,7 @@ class Bench:
         self.student = ModelConfig(name="movnect", width=args.width)
         self.teacher_cfg = (ModelConfig(name="vnect", depth=args.teacher_depth) if args.teacher == "vnect"
                             else ModelConfig(name="movnect", width=args.teacher_width))
-        self.env = DistEnv(0, 1, 0, torch.device("cpu"))
+        self.env = DistEnv(0, 1, 0, torch.device(args.device))
         self.val = H36MDataset(h5, self.codec, VAL_SUBJECTS, frame_step=16)
         self.test_step = 8 if not args.tiny else 64
 
@@ -112,7 +118,7 @@ class Bench:
                            schedule=ScheduleConfig(name="cosine", warmup_steps=min(100, steps // 10), min_factor=0.01))
 
     def experiment(self, model: ModelConfig, stages: tuple[StageConfig, ...]) -> ExperimentConfig:
-        train = TrainConfig(seed=self.a.seed, device="cpu", amp="off", grad_clip=1.0, workers=self.a.workers,
+        train = TrainConfig(seed=self.a.seed, device=self.a.device, amp=self.a.amp, grad_clip=1.0, workers=self.a.workers,
                             log_every=50, ckpt_every=0, val_every=1, val_max_samples=256, val_batch_size=32,
                             image_panels=0)
         return ExperimentConfig(model=model, codec=self.codec.config, train=train, stages=stages)
@@ -128,7 +134,8 @@ class Bench:
                     round(h["val/mpjpe"], 1) for h in summary["history"] if "val/mpjpe" in h]}
 
     def test(self, checkpoint: str) -> dict:
-        r = evaluate(self.h5, Protocol(TEST_SUBJECTS, self.test_step), checkpoint=checkpoint, batch_size=64)
+        r = evaluate(self.h5, Protocol(TEST_SUBJECTS, self.test_step), checkpoint=checkpoint, batch_size=64,
+                     device=self.a.device, workers=self.a.workers)
         return {"mpjpe": round(r["overall"]["mpjpe"], 2), "pa_mpjpe": round(r["overall"]["pa_mpjpe"], 2),
                 "frames": r["frames"]}
 
@@ -151,15 +158,26 @@ class Bench:
         return rec
 
     def scratch(self, lr: float, augment: bool) -> dict:
-        run = self.work / f"scratch_lr{lr:g}_aug{int(augment)}"
-        exp = self.experiment(self.student, (self.stage("main", self.a.steps, self.a.epochs, lr),))
-        torch.manual_seed(self.a.seed)
+        a = self.a
+        run = self.work / f"scratch_w{a.width:g}_s{a.steps}_e{a.epochs}_b{a.batch}_lr{lr:g}_aug{int(augment)}_seed{a.seed}"
+        done = run / "result.json"
+        if done.is_file():  # same settings: reuse (e.g. when re-running only some methods)
+            return {**json.loads(done.read_text()), "reused": True}
+        exp = self.experiment(self.student, (self.stage("main", a.steps, a.epochs, lr),))
+        torch.manual_seed(a.seed)
         rec = self.fit(Trainer(build_model(self.student), self.student, self.codec, exp, run, self.env), run, augment, 1)
-        return {**rec, "lr": lr, "augment": augment}
+        rec = {**rec, "lr": lr, "augment": augment, "test": self.test(rec["checkpoint"])}
+        done.write_text(json.dumps(rec))
+        return rec
 
     def distill(self, method: str, lr: float, augment: bool, teacher_ckpt: str) -> dict:
         a = self.a
-        run = self.work / method
+        name = f"okdhp_{a.okdhp_divergence}" if method == "okdhp" else method
+        teacher_tag = "" if method == "okdhp" else "_" + Path(teacher_ckpt).parent.parent.name
+        run = self.work / f"{name}_w{a.width:g}_s{a.steps}_e{a.epochs}_b{a.batch}_lr{lr:g}_aug{int(augment)}_seed{a.seed}{teacher_tag}"
+        done = run / "result.json"
+        if done.is_file():
+            return {**json.loads(done.read_text()), "reused": True}
         if method == "dwpose":
             s1 = round(a.steps * 5 / 6)
             e2 = max(1, round(a.epochs / 6))
@@ -177,11 +195,19 @@ class Bench:
         trainer = build_distill_trainer(exp, cfg, run, self.env)
         rec = self.fit(trainer, run, augment, len(stages))
         rec["checkpoint"] = str(write_student(run, cfg))
-        return {**rec, "lr": lr, "augment": augment, "stage_steps": [s.epochs * s.steps_per_epoch for s in stages]}
+        rec = {**rec, "lr": lr, "augment": augment, "stage_steps": [s.epochs * s.steps_per_epoch for s in stages],
+               "test": self.test(rec["checkpoint"])}
+        if method == "dwpose":  # stage 1 alone (its last checkpoint, 5/6 of the steps), for the record
+            s1 = Path(rec["checkpoint"]).with_name("stage-distill.pt")
+            rec["stage1"] = {"seconds": None, "steps": rec["stage_steps"][0], "checkpoint": str(s1),
+                             "note": "end of DWPose stage 1, before stage 2", "test": self.test(str(s1))}
+        done.write_text(json.dumps(rec))
+        return rec
 
 
 def machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu_count": os.cpu_count(), "gpu": gpu, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "python": platform.python_version(), "platform": platform.platform()}
 
 
@@ -191,9 +217,14 @@ def main() -> None:
     from synthetic_data import ensure_synthetic_h5
 
     t0 = time.perf_counter()
-    bench = Bench(args, ensure_synthetic_h5(args.data))
+    bench = Bench(args, ensure_synthetic_h5(args.data, processes=args.data_procs))
     lrs = [float(x) for x in args.lrs.split(",")]
     augs = [x.strip() == "on" for x in args.augment.split(",")]
+    if args.only == "scratch":
+        for lr in lrs:
+            for aug in augs:
+                print(json.dumps({"scratch": bench.scratch(lr, aug)}))
+        return
     teacher = bench.teacher()
     teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt"))
     if not Path(teacher_ckpt).is_file():  # weights only: the file hashed by caches, read by trainers
@@ -201,16 +232,20 @@ def main() -> None:
 
         m, cfg, codec, _ = load_model(teacher["checkpoint"])
         save_checkpoint(teacher_ckpt, m, cfg, codec, {"kind": "bench-teacher"})
+    if args.only == "teacher":
+        print(json.dumps({"teacher": teacher}))
+        return
     grid = [bench.scratch(lr, aug) for lr in lrs for aug in augs]
     best = min(grid, key=lambda r: r["val_mpjpe"] if r["val_mpjpe"] is not None else float("inf"))
-    results = {"scratch": {**best, "test": bench.test(best["checkpoint"])}}
+    results = {"scratch": best}
     for method in [m for m in args.methods.split(",") if m]:
         rec = bench.distill(method, best["lr"], best["augment"], teacher_ckpt)
-        results[method] = {**rec, "test": bench.test(rec["checkpoint"])}
-        if method == "dwpose":  # stage 1 alone (its last checkpoint, 5/6 of the steps), for the record
-            s1 = Path(rec["checkpoint"]).with_name("stage-distill.pt")
-            results["dwpose_stage1"] = {"seconds": None, "steps": rec["stage_steps"][0], "checkpoint": str(s1),
-                                        "note": "end of DWPose stage 1, before stage 2", "test": bench.test(str(s1))}
+        results[method] = rec
+        if method == "dwpose":
+            results["dwpose_stage1"] = rec["stage1"]
+    if args.only == "distill":
+        print(json.dumps({k: v for k, v in results.items() if k != "scratch"}))
+        return
     base = results["scratch"]["test"]["mpjpe"]
     table = {k: {"mpjpe": v["test"]["mpjpe"], "pa_mpjpe": v["test"]["pa_mpjpe"],
                  "gain_vs_scratch_pct": round(100 * (base - v["test"]["mpjpe"]) / base, 1),
@@ -233,9 +268,10 @@ def main() -> None:
         "table_mm": table,
         "best_gain_pct": max(v["gain_vs_scratch_pct"] for k, v in table.items() if k not in ("scratch", "teacher")
                              ) if len(table) > 2 else None,
-        "runs": {k: {kk: vv for kk, vv in v.items() if kk != "checkpoint"} for k, v in results.items()},
+        "runs": {k: {kk: vv for kk, vv in v.items() if kk not in ("checkpoint", "stage1")} for k, v in results.items()},
         "teacher_run": {k: v for k, v in teacher.items() if k != "checkpoint"},
-        "machine": machine(), "seconds": round(time.perf_counter() - t0, 1),
+        "machine": machine(), "device": args.device, "amp": args.amp,
+        "seconds": round(time.perf_counter() - t0, 1),
     }
     (bench.work / "result.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out))
