@@ -204,6 +204,8 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
             stage_ms["capture"].append((t_cap - t_start) * 1e3)
             for k in ("crop", "model+decode", "filter", "fit"):
                 stage_ms[k].append(result.timings_ms[k])
+            if "search" in result.timings_ms:  # person search: only on frames that lost the person
+                stage_ms.setdefault("search", []).append(result.timings_ms["search"])
             stage_ms["outputs"].append((t_end - t_out) * 1e3)
             stage_ms["total"].append((t_end - t_start) * 1e3)
             if progress is not None:

@@ -12,6 +12,14 @@ frame (nobody in view, heavy occlusion) does not touch the filters or the fitter
 pose is held and marked untracked, so no garbage rotations reach the avatar. After
 `lost_reset_frames` untracked frames the crop returns to the full-frame box.
 
+Person search: the model is trained on crops around one person, so a person far from the
+camera is hard to find in the full-frame crop. While untracked, each frame also runs the model
+on `search_per_frame` windows of a fixed scan (`search_boxes`: the full frame, then square
+windows of 3/4 and 1/2 of the short side at half-window strides), round-robin, so a sweep
+takes a few frames and costs a bounded amount per frame. The most confident crop wins; if it
+reaches `min_confidence` the frame is tracked with that crop's prediction and the box tracker
+restarts from its joints.
+
 Camera: with no intrinsics given (webcams), a pinhole with `fov_deg` horizontal field of view
 and the principal point at the image centre is assumed (documented in docs/demo.md).
 """
@@ -43,6 +51,7 @@ class LiveConfig:
     min_confidence: float = 0.3        # mean joint confidence of a tracked frame
     calibration_frames: int = 30       # tracked frames of filtered 3D for the bone lengths
     lost_reset_frames: int = 10        # untracked frames before the box returns to full frame
+    search_per_frame: int = 6          # extra search windows evaluated per untracked frame (0: off)
     filter_2d: OneEuroConfig = VNECT_2D
     filter_3d: OneEuroConfig = VNECT_3D
     fit: FitConfig = field(default_factory=FitConfig)
@@ -52,6 +61,25 @@ class LiveConfig:
             raise ValueError(f"fov_deg must be in [10, 170], got {self.fov_deg}")
         if self.calibration_frames < 1 or self.lost_reset_frames < 1:
             raise ValueError("calibration_frames and lost_reset_frames must be >= 1")
+        if self.search_per_frame < 0:
+            raise ValueError(f"search_per_frame must be >= 0, got {self.search_per_frame}")
+
+
+def search_boxes(height: int, width: int, fractions: tuple[float, ...] = (0.75, 0.5)) -> list[CropBox]:
+    """The person-search scan of a (height, width) frame: the full-frame box, then for each
+    fraction f square windows of side f * min(height, width) tiling the frame at strides of at
+    most half a window (first and last windows touch the frame edges)."""
+    out = [full_frame_box(height, width)]
+    for f in fractions:
+        if not 0.0 < f <= 1.0:
+            raise ValueError(f"search window fractions must be in (0, 1], got {f}")
+        side = f * min(height, width)
+        nx = int(math.ceil((width - side) / (side / 2.0))) + 1
+        ny = int(math.ceil((height - side) / (side / 2.0))) + 1
+        for y in np.linspace(0.0, height - side, ny):
+            for x in np.linspace(0.0, width - side, nx):
+                out.append(CropBox(float(x) - 0.5, float(y) - 0.5, side))
+    return out
 
 
 def intrinsics_from_fov(height: int, width: int, fov_deg: float) -> Intrinsics:
@@ -89,6 +117,8 @@ class LivePipeline:
         self.frame_shape = (h, w)
         self.intrinsics = intrinsics or intrinsics_from_fov(h, w, config.fov_deg)
         self.tracker = BoxTracker(full_frame_box(h, w))
+        self._search = search_boxes(h, w)
+        self._search_next = 0
         self.filter_2d, self.filter_3d = OneEuroFilter(config.filter_2d), OneEuroFilter(config.filter_3d)
         self.skeleton: Skeleton | None = None
         self.fitter: SkeletonFitter | None = None
@@ -118,11 +148,15 @@ class LivePipeline:
         pred = self.estimator(crop[None])
         t2 = time.perf_counter()
         timings["crop"], timings["model+decode"] = (t1 - t0) * 1e3, (t2 - t1) * 1e3
-        j2 = crop_to_image(pred.joints2d[0].astype(np.float64), box, size)
-        conf = pred.confidence[0].astype(np.float64)
-        j3 = pred.joints3d[0].astype(np.float64)
-        tracked = bool(np.isfinite(j2).all() and np.isfinite(j3).all()
-                       and float(np.mean(conf)) >= self.config.min_confidence)
+        j2, conf, j3 = self._decode(pred, box, size)
+        tracked = self._is_tracked(j2, conf, j3)
+        restart = False
+        if not tracked and self.config.search_per_frame > 0:
+            found = self._search_step(frame_rgb, size)
+            if found is not None:
+                box, j2, conf, j3 = found
+                tracked = restart = True
+            timings["search"] = (time.perf_counter() - t2) * 1e3
 
         t3 = time.perf_counter()
         if tracked:
@@ -130,6 +164,8 @@ class LivePipeline:
             f2 = self.filter_2d(j2, t, scale=vnect_scale_2d(box.side))
             knee_neck = self.skeleton.knee_neck_length if self.skeleton else 920.0
             f3 = self.filter_3d(j3, t, scale=vnect_scale_3d(knee_neck))
+            if restart:
+                self.tracker.reset()
             self.tracker.update(j2, conf, t)
         else:
             self._lost += 1
@@ -157,6 +193,29 @@ class LivePipeline:
         return []
 
     # ---- internals -----------------------------------------------------------------------
+    @staticmethod
+    def _decode(pred, box: CropBox, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(joints2d in image px (17, 2), confidence (17,), joints3d mm (17, 3)) of a batch-1 prediction."""
+        j2 = crop_to_image(pred.joints2d[0].astype(np.float64), box, size)
+        return j2, pred.confidence[0].astype(np.float64), pred.joints3d[0].astype(np.float64)
+
+    def _is_tracked(self, j2: np.ndarray, conf: np.ndarray, j3: np.ndarray) -> bool:
+        return bool(np.isfinite(j2).all() and np.isfinite(j3).all()
+                    and float(np.mean(conf)) >= self.config.min_confidence)
+
+    def _search_step(self, frame_rgb: np.ndarray, size: int):
+        """Run the next `search_per_frame` windows of the scan; the most confident tracked one
+        as (box, joints2d, confidence, joints3d), or None."""
+        best, best_conf = None, -1.0
+        for _ in range(min(self.config.search_per_frame, len(self._search))):
+            box = self._search[self._search_next]
+            self._search_next = (self._search_next + 1) % len(self._search)
+            pred = self.estimator(crop_image(frame_rgb, box, size)[None])
+            j2, conf, j3 = self._decode(pred, box, size)
+            if self._is_tracked(j2, conf, j3) and float(np.mean(conf)) > best_conf:
+                best, best_conf = (box, j2, conf, j3), float(np.mean(conf))
+        return best
+
     def _release(self, result: FrameResult) -> list[FrameResult]:
         if self.fitter is not None:
             return self._fit_all([result])
