@@ -226,7 +226,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="Human3.6M metrics (MPJPE, PA-MPJPE, N-MPJPE, 3DPCK, AUC) of a checkpoint or predictions")
     p.add_argument("--data", required=True, help="HDF5 file from `movnect prepare-h36m` (with 3D joints)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="model checkpoint (.pt) run on the file's crops")
+    src.add_argument("--checkpoint", help="model checkpoint (.pt) run on the file's crops, or 'default'")
     src.add_argument("--predictions", help=".npz with index (N,) HDF5 rows and joints3d (N, 17, 3) mm, camera frame")
     p.add_argument("--subjects", default="S9,S11", help="comma-separated test subjects (default S9,S11)")
     p.add_argument("--frame-step", type=int, default=64, help="score rows whose video frame is a multiple of this")
@@ -241,7 +241,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from movnect.evaluate import Protocol, evaluate, write_report
+    from movnect.inference import resolve_model_spec
 
+    if args.checkpoint is not None:
+        args.checkpoint = str(resolve_model_spec(args.checkpoint))
     protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test)
     bars: list[tqdm] = []  # opened once the row count is known (after the inputs are checked)
     result = evaluate(args.data, protocol, checkpoint=args.checkpoint, predictions=args.predictions,
