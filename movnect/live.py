@@ -37,7 +37,7 @@ from movnect.inference import PoseEstimator, full_frame_box
 from postprocess.kinematics import Skeleton, estimate_bone_lengths
 from postprocess.one_euro import VNECT_2D, VNECT_3D, OneEuroConfig, OneEuroFilter, vnect_scale_2d, vnect_scale_3d
 from postprocess.skeleton_fit import FitConfig, FitResult, SkeletonFitter
-from postprocess.tracker import BoxTracker
+from postprocess.tracker import BoxTracker, TrackerConfig
 
 # A typical adult (mm), used only when a sequence never yields a tracked frame: the BVH then
 # still gets a well-formed rig. Bones in movnect.skeleton.BONES order (child joints 1..16).
@@ -55,6 +55,7 @@ class LiveConfig:
     filter_2d: OneEuroConfig = VNECT_2D
     filter_3d: OneEuroConfig = VNECT_3D
     fit: FitConfig = field(default_factory=FitConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.fov_deg <= 170.0:
@@ -116,7 +117,7 @@ class LivePipeline:
         self.estimator, self.config = estimator, config
         self.frame_shape = (h, w)
         self.intrinsics = intrinsics or intrinsics_from_fov(h, w, config.fov_deg)
-        self.tracker = BoxTracker(full_frame_box(h, w))
+        self.tracker = BoxTracker(full_frame_box(h, w), config.tracker)
         self._search = search_boxes(h, w)
         self._search_next = 0
         self.filter_2d, self.filter_3d = OneEuroFilter(config.filter_2d), OneEuroFilter(config.filter_3d)

@@ -18,12 +18,22 @@ def joints_in(x0, x1, y0, y1, n=17):
 
 def test_box_padding_hand_computed():
     k = joints_in(100.0, 200.0, 50.0, 450.0)
-    box = box_from_joints(k, None)
+    vnect = TrackerConfig(pad_x=0.4, pad_y=0.1)
+    box = box_from_joints(k, None, vnect)
     # width 100 -> 100 + 2 * 0.4 * 100 = 180; height 400 -> 400 + 2 * 0.1 * 400 = 480 (square)
     assert box.side == pytest.approx(480.0)
     assert box.center == pytest.approx((150.0, 250.0))
-    wide = box_from_joints(joints_in(0.0, 400.0, 0.0, 100.0), None)
+    wide = box_from_joints(joints_in(0.0, 400.0, 0.0, 100.0), None, vnect)
     assert wide.side == pytest.approx(720.0)                      # 400 * 1.8 > 100 * 1.2
+    # default: 0.2 on every side -> 1.4 x the larger extent = 560
+    assert box_from_joints(k, None).side == pytest.approx(560.0)
+
+
+def test_default_box_frames_like_the_training_crops():
+    from movnect.data.h36m import PrepareOptions, person_box
+
+    k = joints_in(100.0, 260.0, 50.0, 450.0)
+    assert box_from_joints(k, None) == person_box(k, PrepareOptions().margin)
 
 
 def test_low_confidence_joints_are_ignored_and_too_few_give_none():
@@ -31,7 +41,7 @@ def test_low_confidence_joints_are_ignored_and_too_few_give_none():
     k[5] = (5000.0, 5000.0)
     conf = np.ones(17)
     conf[5] = 0.1
-    assert box_from_joints(k, conf).side == pytest.approx(480.0)
+    assert box_from_joints(k, conf).side == pytest.approx(560.0)
     assert box_from_joints(k, np.full(17, 0.1)) is None
     k[:] = np.nan
     assert box_from_joints(k, None) is None
@@ -42,7 +52,7 @@ def test_tracker_follows_and_holds_when_lost():
     tr = BoxTracker(start)
     k = joints_in(100.0, 200.0, 50.0, 450.0)
     first = tr.update(k, None, 0.0)
-    assert first.side == pytest.approx(480.0)                     # first target taken as is
+    assert first.side == pytest.approx(560.0)                     # first target taken as is
     for i in range(1, 60):                                        # person moves right 300 px
         box = tr.update(k + [300.0, 0.0], None, i / 30.0)
     assert box.center[0] == pytest.approx(450.0, abs=1.0)
