@@ -37,13 +37,18 @@ def test_output_path_suffixes(tmp_path):
         output_path(tmp_path / "m.tflite", "onnx")
 
 
-def test_cli_errors_are_one_line(capsys, ckpt, tmp_path):
+def test_cli_errors_are_one_line(capsys, monkeypatch, ckpt, tmp_path):
     code, _, err = run(capsys, "export", "--checkpoint", tmp_path / "none.pt", "--format", "onnx", "--out", tmp_path / "m")
     assert code == 2 and "checkpoint not found" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, "export", "--checkpoint", ckpt, "--format", "pb", "--out", tmp_path / "m")
     assert code == 2 and "unknown export format 'pb'" in err
+    import movnect.inference
+
+    # an installation without the embedded model (e.g. a slimmed wheel)
+    monkeypatch.setattr(movnect.inference, "DEFAULT_MODEL_FILE", tmp_path / "absent" / "default_student.pt")
     code, _, err = run(capsys, "export", "--checkpoint", "default", "--format", "onnx", "--out", tmp_path / "m")
     assert code == 2 and "no default model is embedded" in err
+    monkeypatch.undo()
     code, _, err = run(capsys, "export", "--checkpoint", ckpt, "--format", "tflite", "--out", tmp_path / "m",
                        "--precision", "int8", "--int8-mode", "full")
     assert code == 2 and "--calibration" in err
