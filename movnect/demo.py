@@ -53,7 +53,13 @@ class Source:
         self.spec = spec
         self.is_camera = spec.isdigit()
         if self.is_camera:
-            self.cap = cv2.VideoCapture(int(spec))
+            # OpenCV logs its own multi-line ERROR for an absent camera; our one line says it
+            level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+            try:
+                self.cap = cv2.VideoCapture(int(spec))
+            finally:
+                cv2.utils.logging.setLogLevel(level)
             if not self.cap.isOpened():
                 raise ValueError(f"no webcam at index {spec} (none connected or no permission); "
                                  "use --source FILE to run on a video")
