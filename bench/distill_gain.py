@@ -225,9 +225,13 @@ def main() -> None:
             for aug in augs:
                 print(json.dumps({"scratch": bench.scratch(lr, aug)}))
         return
-    teacher = bench.teacher()
-    teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt"))
-    if not Path(teacher_ckpt).is_file():  # weights only: the file hashed by caches, read by trainers
+    methods = [m for m in args.methods.split(",") if m]
+    # OKDHP has no teacher: a '--only distill --methods okdhp' process need not wait for (or train) one
+    needs_teacher = args.only in ("all", "teacher") or any(m != "okdhp" for m in methods)
+    teacher, teacher_ckpt = (bench.teacher(), "") if needs_teacher else (None, "")
+    if teacher is not None:
+        teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt"))
+    if teacher is not None and not Path(teacher_ckpt).is_file():  # weights only: hashed by caches, read by trainers
         from movnect.checkpoint import load_model
 
         m, cfg, codec, _ = load_model(teacher["checkpoint"])
@@ -238,7 +242,7 @@ def main() -> None:
     grid = [bench.scratch(lr, aug) for lr in lrs for aug in augs]
     best = min(grid, key=lambda r: r["val_mpjpe"] if r["val_mpjpe"] is not None else float("inf"))
     results = {"scratch": best}
-    for method in [m for m in args.methods.split(",") if m]:
+    for method in methods:
         rec = bench.distill(method, best["lr"], best["augment"], teacher_ckpt)
         results[method] = rec
         if method == "dwpose":
