@@ -175,3 +175,10 @@ def test_parse_host_port():
     assert parse_host_port("127.0.0.1:39539") == ("127.0.0.1", 39539)
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_host_port("host:99999")
+
+
+def test_absent_webcam_prints_exactly_one_line_on_stderr(capfd):
+    # capfd sees the process's file descriptor 2, where OpenCV writes its own log
+    code = cli.main(["demo", "--source", "3"])
+    err = capfd.readouterr().err
+    assert code == 2 and err.strip().splitlines() == [err.strip()] and err.startswith("movnect: error: no webcam")
