@@ -77,7 +77,9 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--teacher-augment", default="off", choices=("on", "off"),
                     help="off: on this synthetic release augmentation costs accuracy at these budgets")
     ap.add_argument("--teacher-lr", type=float, default=3e-3)
-    ap.add_argument("--lrs", default="1e-3,3e-3,6e-3", help="scratch learning-rate grid")
+    ap.add_argument("--teacher-cycles", type=int, default=2,
+                    help="cosine cycles of --teacher-steps each; cycle k starts from cycle k-1's final weights")
+    ap.add_argument("--lrs", default="1e-3,3e-3,6e-3,1e-2", help="scratch learning-rate grid")
     ap.add_argument("--augment", default="on,off", help="scratch augmentation grid")
     ap.add_argument("--methods", default="mimicry,dwpose,okdhp")
     ap.add_argument("--okdhp-divergence", default="mse", choices=("mse", "kl"))
@@ -120,10 +122,10 @@ class Bench:
                            optimizer=OptimizerConfig(name="adamw", lr=lr, weight_decay=1e-4),
                            schedule=ScheduleConfig(name="cosine", warmup_steps=min(100, steps // 10), min_factor=0.01))
 
-    def experiment(self, model: ModelConfig, stages: tuple[StageConfig, ...]) -> ExperimentConfig:
+    def experiment(self, model: ModelConfig, stages: tuple[StageConfig, ...], init_from: str = "") -> ExperimentConfig:
         train = TrainConfig(seed=self.a.seed, device=self.a.device, amp=self.a.amp, grad_clip=1.0, workers=self.a.workers,
                             log_every=50, ckpt_every=0, val_every=1, val_max_samples=256, val_batch_size=32,
-                            image_panels=0)
+                            image_panels=0, init_from=init_from)
         return ExperimentConfig(model=model, codec=self.codec.config, train=train, stages=stages)
 
     def fit(self, trainer: Trainer, run: Path, augment: bool, n_stages: int) -> dict:
@@ -144,18 +146,34 @@ class Bench:
 
     # ---- runs ---------------------------------------------------------------------------
     def teacher(self) -> dict:
+        """The teacher: --teacher-cycles cosine cycles (warm restarts), each cached in its own run."""
+        rec, seconds = None, 0.0
+        for cycle in range(1, self.a.teacher_cycles + 1):
+            rec = self.teacher_cycle(cycle)
+            seconds += rec["seconds"]
+        rec = {**rec, "seconds": round(seconds, 1), "cycles": self.a.teacher_cycles,
+               "steps_total": self.a.teacher_cycles * self.a.teacher_steps}
+        return rec
+
+    def teacher_run(self, cycle: int) -> Path:
         a = self.a
         size = f"d{a.teacher_depth}" if a.teacher == "vnect" else f"w{a.teacher_width:g}"
-        run = self.work / f"teacher_{a.teacher}{size}_s{a.teacher_steps}_lr{a.teacher_lr:g}_aug{a.teacher_augment}"
+        tag = "" if cycle == 1 else f"_c{cycle}"
+        return self.work / f"teacher_{a.teacher}{size}_s{a.teacher_steps}_lr{a.teacher_lr:g}_aug{a.teacher_augment}{tag}"
+
+    def teacher_cycle(self, cycle: int) -> dict:
+        a = self.a
+        run = self.teacher_run(cycle)
         done = run / "result.json"
         if done.is_file():  # the teacher is trained once and reused across invocations
             return json.loads(done.read_text())
-        exp = self.experiment(self.teacher_cfg, (self.stage("main", a.teacher_steps, a.epochs, a.teacher_lr),))
-        torch.manual_seed(a.seed)
+        init = str(self.teacher_run(cycle - 1) / "checkpoints" / "last.pt") if cycle > 1 else ""
+        exp = self.experiment(self.teacher_cfg, (self.stage("main", a.teacher_steps, a.epochs, a.teacher_lr),), init)
+        torch.manual_seed(a.seed + cycle - 1)
         augment = a.teacher_augment == "on"
         rec = self.fit(Trainer(build_model(self.teacher_cfg), self.teacher_cfg, self.codec, exp, run, self.env),
                        run, augment, 1)
-        rec.update(test=self.test(rec["checkpoint"]), lr=a.teacher_lr, augment=augment,
+        rec.update(test=self.test(rec["checkpoint"]), lr=a.teacher_lr, augment=augment, cycle=cycle, init_from=init,
                    parameters=count_parameters(build_model(self.teacher_cfg)))
         done.write_text(json.dumps(rec))
         return rec
