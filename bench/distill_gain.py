@@ -9,8 +9,8 @@ on S8, test S9 S11, held-out subjects), every run trains the same MoVNect studen
   mimicry   MoVNect / FPD mimicry of the teacher (alpha 0.5)
   dwpose    DWPose stage 1 for 5/6 of the steps + stage 2 (head self-KD) for 1/6 (= 20 % of
             stage 1): both stages INSIDE the same total step budget
-  okdhp     3-branch online distillation, no teacher (each step costs ~1.4x a student step:
-            the multi-branch network; the step budget is the same, its time is reported)
+  okdhp     3-branch online distillation, no teacher (each step costs ~2x a student step on
+            a 2-core CPU: the multi-branch network; the step budget is the same, its time is reported)
 plus the teacher itself: VNect (ResNet-18 trunk), bigger and trained --teacher-steps steps
 (3x the student's by default), as in practice a teacher gets more capacity and compute;
 without augmentation by default (--teacher-augment), which the scratch grid shows is the
@@ -67,7 +67,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--tiny", action="store_true", help="a few steps of everything (development)")
     ap.add_argument("--steps", type=int, default=1200, help="student optimisation steps (every method)")
     ap.add_argument("--teacher-steps", type=int, default=3600)
-    ap.add_argument("--epochs", type=int, default=12, help="epochs the steps are split into (validation, r(t))")
+    ap.add_argument("--epochs", type=int, default=6, help="epochs the steps are split into (validation, r(t))")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--input-size", type=int, default=128)
     ap.add_argument("--width", type=float, default=0.5, help="student width multiplier")
@@ -249,10 +249,9 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     # OKDHP has no teacher: a '--only distill --methods okdhp' process need not wait for (or train) one
     needs_teacher = args.only in ("all", "teacher") or any(m != "okdhp" for m in methods)
-    teacher, teacher_ckpt = (bench.teacher(), "") if needs_teacher else (None, "")
-    if teacher is not None:
-        teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt"))
-    if teacher is not None and not Path(teacher_ckpt).is_file():  # weights only: hashed by caches, read by trainers
+    teacher = bench.teacher() if needs_teacher else None
+    teacher_ckpt = str(Path(teacher["checkpoint"]).with_name("teacher.pt")) if teacher else ""
+    if teacher and not Path(teacher_ckpt).is_file():  # weights only: hashed by caches, read by trainers
         from movnect.checkpoint import load_model
 
         m, cfg, codec, _ = load_model(teacher["checkpoint"])

@@ -15,7 +15,7 @@ set -euo pipefail
 WORK=${1:?usage: distill_gain_parallel.sh WORK [flags...]}
 shift
 DEVICE=${DEVICE:-cuda}
-LRS=${LRS:-1e-3,3e-3,6e-3}
+LRS=${LRS:-1e-3,3e-3,6e-3,1e-2}
 AUGS=${AUGS:-on,off}
 P1=${PHASE1_WORKERS:-2}
 P2=${PHASE2_WORKERS:-4}
