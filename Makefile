@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install torch==2.13.0
 	# Every extra in one resolver run (export.md: coremltools + litert-torch pins).
 	$(PY) -m pip install -e '.[export,test]'
+	# BlazePose model files (person detector, real-image teacher) and the real test footage,
+	# pinned by checksum, into the asset cache (movnect/assets.py).
+	$(PY) -m movnect fetch-assets all
 	touch $(STAMP)
 
 test: venv

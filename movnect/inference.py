@@ -2,8 +2,9 @@
 
 `load_estimator(spec)` returns a `PoseEstimator`: called with a batch of raw RGB crops it
 returns decoded joints as numpy arrays. The spec is a checkpoint path (.pt/.ckpt), and, once
-the export package provides runtimes, an exported .onnx or .tflite file or the name
-"default" (the embedded model).
+the export package provides runtimes, an exported .onnx or .tflite file, the name "default"
+(the embedded model), or an external real-image model: "blazepose-lite", "blazepose-full",
+"blazepose-heavy" (MediaPipe BlazePose GHUM on the same crops, movnect.blazepose).
 
 Frame helpers read images and videos with one-line errors and make the initial person box.
 """
@@ -70,6 +71,7 @@ class TorchEstimator:
 
 
 DEFAULT_MODEL = "default"
+BLAZEPOSE_PREFIX = "blazepose-"
 DEFAULT_MODEL_FILE = Path(__file__).parent / "resources" / "default_student.pt"
 
 
@@ -90,6 +92,10 @@ def load_estimator(spec: str | Path) -> PoseEstimator:
     """A PoseEstimator from a checkpoint path (see module docstring for other specs)."""
     from movnect.checkpoint import load_model
 
+    if str(spec).startswith(BLAZEPOSE_PREFIX):
+        from movnect.blazepose.pose import BlazePoseEstimator
+
+        return BlazePoseEstimator(str(spec)[len(BLAZEPOSE_PREFIX):])
     path = resolve_model_spec(spec)
     suffix = path.suffix.lower()
     if suffix in (".onnx", ".tflite"):

@@ -20,6 +20,15 @@ takes a few frames and costs a bounded amount per frame. The most confident crop
 reaches `min_confidence` the frame is tracked with that crop's prediction and the box tracker
 restarts from its joints.
 
+Person detection (preferred; `movnect demo` uses BlazePose's person detector when its model
+file is installed): with a `detector` (frame -> candidate person boxes, most preferred first),
+the window scan is not used. The detector finds the person on the first frame and whenever
+nobody is followed; while following, it re-checks the box every `verify_every` frames, and
+after `verify_misses` consecutive checks where no detection overlaps the box (a wall or grass
+the model mistook for a person, or the person left), the box is dropped. Acquisition prefers
+the candidate nearest the last followed box (so the pipeline does not jump to another person),
+else the largest, or the `person`-th from the left on the first acquisition.
+
 Camera: with no intrinsics given (webcams), a pinhole with `fov_deg` horizontal field of view
 and the principal point at the image centre is assumed (documented in docs/demo.md).
 """
@@ -29,6 +38,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -52,6 +62,9 @@ class LiveConfig:
     calibration_frames: int = 30       # tracked frames of filtered 3D for the bone lengths
     lost_reset_frames: int = 10        # untracked frames before the box returns to full frame
     search_per_frame: int = 6          # extra search windows evaluated per untracked frame (0: off)
+    verify_every: int = 10             # frames between detector checks of a followed box
+    verify_misses: int = 3             # consecutive failed checks that drop the box
+    person: int | None = None          # with a detector: follow the person-th from the left (0-based)
     filter_2d: OneEuroConfig = VNECT_2D
     filter_3d: OneEuroConfig = VNECT_3D
     fit: FitConfig = field(default_factory=FitConfig)
@@ -64,6 +77,9 @@ class LiveConfig:
             raise ValueError("calibration_frames and lost_reset_frames must be >= 1")
         if self.search_per_frame < 0:
             raise ValueError(f"search_per_frame must be >= 0, got {self.search_per_frame}")
+        if self.verify_every < 1 or self.verify_misses < 1 or (self.person is not None and self.person < 0):
+            raise ValueError(f"need verify_every >= 1, verify_misses >= 1, person >= 0; got "
+                             f"{self.verify_every}, {self.verify_misses}, {self.person}")
 
 
 def search_boxes(height: int, width: int, fractions: tuple[float, ...] = (0.75, 0.5)) -> list[CropBox]:
@@ -106,11 +122,24 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+# A person detector: (H, W, 3) uint8 RGB frame -> candidate person boxes in the training crops'
+# framing, most preferred first (e.g. movnect.blazepose.pose.PersonFinder.boxes).
+PersonDetector = Callable[[np.ndarray], list[CropBox]]
+
+
+def box_overlap(a: CropBox, b: CropBox) -> float:
+    """Intersection over the smaller box's area (1 when one square lies inside the other)."""
+    ix = max(0.0, min(a.x0 + a.side, b.x0 + b.side) - max(a.x0, b.x0))
+    iy = max(0.0, min(a.y0 + a.side, b.y0 + b.side) - max(a.y0, b.y0))
+    return ix * iy / min(a.side, b.side) ** 2
+
+
 class LivePipeline:
     """See the module docstring. `estimator` is any movnect.inference.PoseEstimator."""
 
     def __init__(self, estimator: PoseEstimator, frame_shape: tuple[int, int],
-                 intrinsics: Intrinsics | None = None, config: LiveConfig = LiveConfig()) -> None:
+                 intrinsics: Intrinsics | None = None, config: LiveConfig = LiveConfig(),
+                 detector: PersonDetector | None = None) -> None:
         h, w = int(frame_shape[0]), int(frame_shape[1])
         if h < 8 or w < 8:
             raise ValueError(f"frame too small: {frame_shape}")
@@ -128,6 +157,11 @@ class LivePipeline:
         self._last_fit: FitResult | None = None
         self._lost = 0
         self._count = 0
+        self.detector = detector
+        self._following = False      # with a detector: a person box is being followed
+        self._misses = 0
+        self._last_box: CropBox | None = None
+        self._acquired_once = False
 
     @property
     def calibrated(self) -> bool:
@@ -142,6 +176,12 @@ class LivePipeline:
             raise ValueError(f"expected a frame of shape {self.frame_shape + (3,)}, got {frame_rgb.shape}")
         timings: dict[str, float] = {}
         size = self.estimator.codec.config.input_size
+        if self.detector is not None:
+            td = time.perf_counter()
+            present = self._detect_step(frame_rgb)
+            timings["detect"] = (time.perf_counter() - td) * 1e3
+            if not present:
+                return self._untracked(frame_rgb, t, timings)
         box = self.tracker.box
         t0 = time.perf_counter()
         crop = crop_image(frame_rgb, box, size)
@@ -152,7 +192,9 @@ class LivePipeline:
         j2, conf, j3 = self._decode(pred, box, size)
         tracked = self._is_tracked(j2, conf, j3)
         restart = False
-        if not tracked and self.config.search_per_frame > 0:
+        if self.detector is not None:
+            self._following = tracked
+        elif not tracked and self.config.search_per_frame > 0:
             found = self._search_step(frame_rgb, size)
             if found is not None:
                 box, j2, conf, j3 = found
@@ -168,6 +210,7 @@ class LivePipeline:
             if restart:
                 self.tracker.reset()
             self.tracker.update(j2, conf, t)
+            self._last_box = self.tracker.box
         else:
             self._lost += 1
             if self._lost >= self.config.lost_reset_frames:
@@ -194,6 +237,60 @@ class LivePipeline:
         return []
 
     # ---- internals -----------------------------------------------------------------------
+    def _detect_step(self, frame_rgb: np.ndarray) -> bool:
+        """Acquire or verify the followed box with the detector; False when nobody is followed."""
+        assert self.detector is not None
+        if self._following and (self._count % self.config.verify_every) and not self._misses:
+            return True
+        boxes = self.detector(frame_rgb)
+        if self._following:
+            if any(box_overlap(b, self.tracker.box) > 0.3 for b in boxes):
+                self._misses = 0
+                return True
+            self._misses += 1
+            if self._misses < self.config.verify_misses:
+                return True
+            self._following, self._misses = False, 0   # drop the box; acquire below
+        if not boxes:
+            return False
+        chosen = self._choose(boxes)
+        self.tracker = BoxTracker(chosen, self.config.tracker)
+        self._following, self._acquired_once = True, True
+        return True
+
+    def _choose(self, boxes: list[CropBox]) -> CropBox:
+        if self._last_box is not None:  # the person followed before: nearest centre, size-normalised
+            lc, ls = np.array(self._last_box.center), self._last_box.side
+            return min(boxes, key=lambda b: float(np.linalg.norm(np.array(b.center) - lc)) / ls
+                       + abs(np.log(b.side / ls)))
+        if self.config.person is not None and not self._acquired_once:
+            by_x = sorted(boxes, key=lambda b: b.center[0])
+            return by_x[min(self.config.person, len(by_x) - 1)]
+        return max(boxes, key=lambda b: b.side)
+
+    def _untracked(self, frame_rgb: np.ndarray, t: float, timings: dict[str, float]
+                   ) -> tuple[FrameResult, list[FrameResult]]:
+        """A frame with nobody followed: hold the last pose (no model run)."""
+        for k in ("crop", "model+decode", "filter"):
+            timings.setdefault(k, 0.0)
+        n = self.estimator.codec.config.num_joints
+        conf = np.zeros(n)
+        if self._last is not None:
+            j2, j3 = self._last.joints2d, self._last.joints3d
+            f2, f3 = self._last.joints2d_filtered, self._last.joints3d_filtered
+        else:  # nobody seen yet: joints at the frame centre, zero confidence
+            h, w = self.frame_shape
+            j2 = np.tile([(w - 1) / 2.0, (h - 1) / 2.0], (n, 1))
+            j3 = np.zeros((n, 3))
+            f2, f3 = j2, j3
+        result = FrameResult(self._count, float(t), self.tracker.box, np.array(j2), conf, np.array(j3),
+                             np.array(f2), np.array(f3), False, timings_ms=timings)
+        self._count += 1
+        t4 = time.perf_counter()
+        released = self._release(result)
+        timings["fit"] = (time.perf_counter() - t4) * 1e3
+        return result, released
+
     @staticmethod
     def _decode(pred, box: CropBox, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(joints2d in image px (17, 2), confidence (17,), joints3d mm (17, 3)) of a batch-1 prediction."""

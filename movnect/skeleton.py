@@ -157,3 +157,91 @@ def root_relative(joints3d: np.ndarray) -> np.ndarray:
     if joints3d.ndim < 2 or joints3d.shape[-2:] != (NUM_JOINTS, 3):
         raise ValueError(f"expected (..., {NUM_JOINTS}, 3) joints, got shape {joints3d.shape}")
     return joints3d - joints3d[..., ROOT : ROOT + 1, :]
+
+
+# ---------------------------------------------------------------------------------------------
+# BlazePose GHUM (MediaPipe): 33 landmarks (+ 6 auxiliary ROI points the model also outputs).
+BLAZEPOSE_LANDMARKS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)
+_BP = {n: i for i, n in enumerate(BLAZEPOSE_LANDMARKS)}
+# Fraction of the way from pelvis to thorax where Human3.6M's spine joint sits (its mean bones:
+# pelvis-spine 233 mm, spine-thorax 257 mm).
+SPINE_FRACTION: float = 233.0 / (233.0 + 257.0)
+
+
+def _blazepose_weights() -> np.ndarray:
+    """(17, 33) weights: each of our joints as a fixed linear combination of landmarks.
+
+    Direct: hips, knees, ankles, shoulders, elbows, wrists (BlazePose's hips sit a little
+    wider than Human3.6M's hip joint centres). Derived, documented approximations:
+      root      = mid-hips
+      thorax    = mid-shoulders
+      spine     = root + SPINE_FRACTION (thorax - root)
+      neck_base = mid(thorax, nose)       (H36M's joint lies ~110 mm above the thorax, about
+                                           half-way to the nose)
+      head      = mid-ears + (mid-eyes - mid-mouth)   (one eye-to-mouth step above the ears)
+    """
+    w = np.zeros((NUM_JOINTS, len(BLAZEPOSE_LANDMARKS)))
+
+    def add(j: int, names: tuple[str, ...], weight: float) -> None:
+        for n in names:
+            w[j, _BP[n]] += weight / len(names)
+
+    direct = {1: "right_hip", 2: "right_knee", 3: "right_ankle", 4: "left_hip", 5: "left_knee",
+              6: "left_ankle", 11: "left_shoulder", 12: "left_elbow", 13: "left_wrist",
+              14: "right_shoulder", 15: "right_elbow", 16: "right_wrist"}
+    for j, n in direct.items():
+        add(j, (n,), 1.0)
+    hips, shoulders = ("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")
+    add(0, hips, 1.0)
+    add(8, shoulders, 1.0)
+    add(7, hips, 1.0 - SPINE_FRACTION)
+    add(7, shoulders, SPINE_FRACTION)
+    add(9, shoulders, 0.5)
+    add(9, ("nose",), 0.5)
+    add(10, ("left_ear", "right_ear"), 1.0)
+    add(10, ("left_eye", "right_eye"), 1.0)
+    add(10, ("mouth_left", "mouth_right"), -1.0)
+    return w
+
+
+BLAZEPOSE_TO_17: np.ndarray = _blazepose_weights()
+# Joints whose BlazePose counterpart is a landmark of the same anatomical point (or a midpoint
+# of two): the set on which BlazePose and our models are compared (pelvis, the 12 limb joints
+# and the thorax).
+BLAZEPOSE_SHARED: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 11, 12, 13, 14, 15, 16)
+
+
+def from_blazepose(points: np.ndarray, visibility: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose landmarks -> our 17 joints.
+
+    Args:
+        points: (..., 33, D) landmarks (D = 2 image pixels or 3 any unit); extra auxiliary
+            landmarks past the 33rd (the model outputs 39) are ignored.
+        visibility: (..., 33) probabilities in [0, 1], or None (all 1).
+    Returns:
+        joints (..., 17, D) in this module's order, same unit; confidence (..., 17): the
+        smallest visibility among the landmarks each joint is made of.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = len(BLAZEPOSE_LANDMARKS)
+    if points.ndim < 2 or points.shape[-2] < n:
+        raise ValueError(f"expected (..., >= {n}, D) BlazePose landmarks, got shape {points.shape}")
+    points = points[..., :n, :]
+    joints = np.einsum("jk,...kd->...jd", BLAZEPOSE_TO_17, points)
+    if visibility is None:
+        return joints, np.ones(joints.shape[:-1])
+    vis = np.asarray(visibility, dtype=np.float64)
+    if vis.shape[:-1] != points.shape[:-2] or vis.shape[-1] < n:
+        raise ValueError(f"visibility: expected shape {points.shape[:-1]}, got {vis.shape}")
+    vis = vis[..., :n]
+    used = BLAZEPOSE_TO_17 != 0
+    conf = np.stack([vis[..., used[j]].min(axis=-1) for j in range(NUM_JOINTS)], axis=-1)
+    return joints, conf

@@ -101,3 +101,30 @@ def test_map_keypoints_mpii_identity_like():
     assert mask.sum() == 16  # spine has no MPII counterpart
     np.testing.assert_allclose(joints[10], kp[9])   # head <- head_top
     np.testing.assert_allclose(joints[16], kp[10])  # right wrist
+
+
+def test_convention_blazepose_mapping():
+    from movnect.skeleton import BLAZEPOSE_LANDMARKS, BLAZEPOSE_TO_17, SPINE_FRACTION, from_blazepose
+
+    assert len(BLAZEPOSE_LANDMARKS) == 33 and BLAZEPOSE_TO_17.shape == (17, 33)
+    assert np.allclose(BLAZEPOSE_TO_17.sum(1), 1.0)  # every joint moves with a translation
+    idx = {n: i for i, n in enumerate(BLAZEPOSE_LANDMARKS)}
+    pts = np.zeros((39, 3))
+    pts[idx["left_hip"]], pts[idx["right_hip"]] = [100, 0, 0], [-100, 0, 0]
+    pts[idx["left_shoulder"]], pts[idx["right_shoulder"]] = [150, -500, 0], [-150, -500, 10]
+    pts[idx["nose"]] = [0, -700, -80]
+    pts[idx["left_ear"]], pts[idx["right_ear"]] = [70, -720, 0], [-70, -720, 0]
+    pts[idx["left_eye"]], pts[idx["right_eye"]] = [30, -740, -60], [-30, -740, -60]
+    pts[idx["mouth_left"]], pts[idx["mouth_right"]] = [20, -680, -60], [-20, -680, -60]
+    pts[idx["left_wrist"]] = [400, 0, 5]
+    vis = np.full(39, 0.9)
+    vis[idx["left_ear"]] = 0.2
+    j, conf = from_blazepose(pts, vis)
+    assert np.allclose(j[0], 0) and np.allclose(j[8], [0, -500, 5])
+    assert np.allclose(j[7], SPINE_FRACTION * j[8])
+    assert np.allclose(j[9], [0, -600, -37.5])
+    assert np.allclose(j[10], [0, -720 - 60, 0])       # ears + (eyes - mouth)
+    assert np.allclose(j[13], [400, 0, 5]) and np.allclose(j[4], [100, 0, 0])  # left is left
+    assert conf[10] == pytest.approx(0.2) and conf[13] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="BlazePose landmarks"):
+        from_blazepose(np.zeros((17, 3)))

@@ -11,7 +11,7 @@ the filters, the fit and the rotation read-out (median, p95 in ms, one thread), 
 (mean per-joint acceleration error, mm/frame^2) and MPJPE (root-relative, mm) of the raw
 input and of the fit, reprojection error, and translation error with exact 2D.
 
-    python bench/postprocess.py [--frames 900] [--seed 0]
+    python bench/postprocess_quality.py [--frames 900] [--seed 0]
 """
 from __future__ import annotations
 
