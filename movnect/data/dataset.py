@@ -32,6 +32,7 @@ TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
 TRAIN_FRAME_STEP = 5    # image-based papers: every 5th frame for training
 TEST_FRAME_STEP = 64    # ... and every 64th frame of S9/S11 for testing
+PSEUDO_LABEL_MIN_CONFIDENCE = 0.5  # per-joint teacher confidence below which a joint is masked
 
 
 def select_rows(path: str | Path, subjects: tuple[str, ...] | None = None, frame_step: int = 1) -> np.ndarray:
@@ -120,8 +121,11 @@ class H36MDataset(Dataset):
         box = CropBox(*(float(v) for v in f["crop_box"][row]))
         j2_img = f["joints2d"][row].astype(np.float64)
         j3_cam = f["joints3d"][row].astype(np.float64)
+        # pseudo-labelled files (movnect label) carry a per-joint teacher confidence
+        conf = f["confidence"][row].astype(np.float64) if "confidence" in f else np.ones(skeleton.NUM_JOINTS)
         return {
             "image": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+            "confidence": conf,
             "joints2d": image_to_crop(j2_img, box, self.crop_size),
             "joints3d_camera": j3_cam,
             "box": box.as_array(),
@@ -141,7 +145,8 @@ class H36MDataset(Dataset):
             j2 = j2 * (size / image.shape[0])
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if size < image.shape[0] else cv2.INTER_LINEAR)
         j3 = skeleton.root_relative(r["joints3d_camera"])
-        mask = np.ones(skeleton.NUM_JOINTS, dtype=np.float32)
+        # joints the teacher was unsure of are unlabelled (heatmaps and location maps alike)
+        mask = (r["confidence"] >= PSEUDO_LABEL_MIN_CONFIDENCE).astype(np.float32)
         rng = augmentation_rng(self.seed, self.epoch, r["row"])
         image, j2, j3, mask = augment(image, j2, j3, mask, self.augment, rng)
         j2_t = torch.from_numpy(np.ascontiguousarray(j2, dtype=np.float32))
