@@ -7,7 +7,8 @@ read it like any other) whose `extra` holds:
               current epoch, optimisation steps done in the run)
   optimizer, scheduler, scaler    state_dicts of the objects of stage `optimizer_stage` (the
               position may already point at the next stage, which starts fresh ones)
-  rng         per-rank {python, numpy, torch, cuda} generator states
+  rng         per-rank {python, numpy, torch, cuda} generator states, as tensors and plain
+              data only (numpy's key as an int64 tensor), so the file loads with weights_only
   run_config  the resolved ExperimentConfig as a dict
   metrics     the latest validation figures; best = {stage, name, value}
   trainer     free-form state of a Trainer subclass (e.g. distillation projections)
@@ -47,9 +48,11 @@ class Position:
 
 def capture_rng() -> dict[str, Any]:
     """The process's generator states (python, numpy, torch CPU, every CUDA device)."""
+    name, key, pos, has_gauss, gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": {"bit_generator": str(name), "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "torch": torch.random.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -60,7 +63,11 @@ def capture_rng() -> dict[str, Any]:
 def restore_rng(state: dict[str, Any]) -> None:
     """Inverse of `capture_rng` (CUDA states only where devices exist)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    npy = state["numpy"]
+    if isinstance(npy, dict):
+        key = npy["key"].numpy() if isinstance(npy["key"], torch.Tensor) else np.asarray(npy["key"])
+        npy = (npy["bit_generator"], key.astype(np.uint32), npy["pos"], npy["has_gauss"], npy["gauss"])
+    np.random.set_state(npy)  # a tuple: checkpoints written before the tensor form
     torch.random.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

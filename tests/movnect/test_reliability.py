@@ -1,0 +1,158 @@
+"""Reliability and security cases of issue 19, kept so they stay fixed.
+
+Each case failed before the fix: a crafted checkpoint ran code in every command that loads one;
+a re-run overwrote a finished run; ... (see docs/failure.md for the behaviour these pin).
+"""
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from movnect.checkpoint import FORMAT, save_checkpoint
+from movnect.cli import main
+from movnect.codec import Codec, CodecConfig
+from movnect.data.h36m import PrepareOptions, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
+from movnect.models import ModelConfig, build_model
+
+CODEC = Codec(CodecConfig(input_size=64))
+STUDENT = ModelConfig(name="movnect", width=0.25)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(capsys, *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, needle: str = "") -> None:
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("movnect: error: ") and needle in lines[0], err
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny prepared release, a plain student checkpoint, an image and a short video."""
+    root = tmp_path_factory.mktemp("reliability")
+    write_release(root / "release", SynthConfig(subjects=("S1", "S9"), actions=("Walking",), subactions=1,
+                                                frames=6, cameras=("54138969", "55011271"), image_size=200))
+    h5 = root / "synth.h5"
+    prepare_h36m(root / "release", h5, PrepareOptions(crop_size=64, frame_step=1))
+    torch.manual_seed(3)
+    good = root / "good.pt"
+    save_checkpoint(good, build_model(STUDENT), STUDENT, CODEC)
+    image = root / "a.png"
+    cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    video = root / "v.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 96))
+    for i in range(12):
+        w.write(np.full((96, 128, 3), 10 * i, np.uint8))
+    w.release()
+    return {"root": root, "h5": h5, "good": good, "image": image, "video": video}
+
+
+def config(files: dict[str, Path], path: Path, extra: str = "", distill: str = "") -> Path:
+    """A tiny train (or, with `distill`, distillation) config on the prepared file."""
+    path.write_text(f"""
+[model]
+name = "movnect"
+width = 0.25
+[codec]
+input_size = 64
+[data]
+h36m = "{files['h5']}"
+train_subjects = ["S1"]
+val_subjects = ["S9"]
+train_frame_step = 1
+val_frame_step = 1
+[data.augment]
+enabled = false
+[train]
+device = "cpu"
+amp = "off"
+workers = 0
+log_every = 1
+ckpt_every = 0
+val_max_samples = 4
+val_batch_size = 4
+image_panels = 0
+{extra}
+[[stages]]
+name = "main"
+kind = "3d"
+sources = ["h36m"]
+epochs = 1
+steps_per_epoch = 2
+batch_size = 4
+{distill}
+""")
+    return path
+
+
+# ---- 1. no code from a checkpoint -------------------------------------------------------------
+
+class _Payload:
+    """Unpickling this calls open(marker, "w"): the file appearing proves the pickle ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (builtins.open, (self.marker, "w"))
+
+
+def malicious_checkpoint(path: Path, marker: Path) -> Path:
+    """A file that looks like a movnect checkpoint (format, config, weights) plus a payload."""
+    torch.manual_seed(0)
+    state = build_model(STUDENT).state_dict()
+    from dataclasses import asdict
+
+    torch.save({"format": FORMAT, "model_config": asdict(STUDENT), "codec": CODEC.to_dict(), "model": state,
+                "extra": {"kind": "train-state", "note": _Payload(marker)}, "version": "0", "git": "x"}, path)
+    return path
+
+
+ENTRY_POINTS = ["info", "predict", "eval", "export", "demo", "train-resume", "train-init-from",
+                "distill-teacher", "distill-init-from", "distill-resume"]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_malicious_checkpoint_runs_no_code(entry: str, files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    marker = tmp_path / "PWNED"
+    evil = malicious_checkpoint(tmp_path / "evil.pt", marker)
+    distill_teacher = f'[distill]\nmethod = "mimicry"\nteacher = "{files["good"]}"\n'
+    argv = {
+        "info": ["info", "--model", evil],
+        "predict": ["predict", files["image"], "--model", evil, "--json", tmp_path / "p.json"],
+        "eval": ["eval", "--data", files["h5"], "--checkpoint", evil, "--subjects", "S9", "--frame-step", "1"],
+        "export": ["export", "--checkpoint", evil, "--format", "onnx", "--out", tmp_path / "m.onnx"],
+        "demo": ["demo", "--source", files["video"], "--model", evil, "--max-frames", "2"],
+        "train-resume": ["train", "--resume", evil, "--out", tmp_path / "run", "--no-progress"],
+        "train-init-from": ["train", "--config", config(files, tmp_path / "t.toml", f'init_from = "{evil}"'),
+                            "--out", tmp_path / "run", "--no-progress"],
+        "distill-teacher": ["distill", "--config", config(files, tmp_path / "d1.toml", distill=(
+                            f'[distill]\nmethod = "mimicry"\nteacher = "{evil}"\n')), "--out", tmp_path / "run",
+                            "--no-progress"],
+        "distill-init-from": ["distill", "--config", config(files, tmp_path / "d2.toml", f'init_from = "{evil}"',
+                              distill_teacher), "--out", tmp_path / "run", "--no-progress"],
+        "distill-resume": ["distill", "--config", config(files, tmp_path / "d3.toml", distill=distill_teacher),
+                           "--resume", evil, "--out", tmp_path / "run", "--no-progress"],
+    }[entry]
+    code, _, err = run(capsys, *argv)
+    assert not marker.exists(), f"{entry}: loading the checkpoint ran its payload"
+    assert_one_line_error(code, err, f"checkpoint {evil} is refused")
+    assert "io.open" in err  # names what it refused (builtins.open pickles as io.open)
+    assert list(tmp_path.glob("p.json")) == [] and list(tmp_path.glob("m.onnx*")) == []
