@@ -115,6 +115,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="override a config value, e.g. train.seed=1 or stages.1.epochs=3 (repeatable)")
     p.add_argument("--resume", help="training checkpoint to continue from exactly (e.g. RUN/checkpoints/last.pt)")
     p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the run folder (its checkpoints, metrics and logs are deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -146,7 +148,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop))
+        summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
+                               overwrite=args.overwrite)
     finally:
         signal.signal(signal.SIGINT, previous)
         for b in bars.values():
@@ -165,6 +168,8 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:
                    help="override a config value, e.g. distill.mimicry.alpha=0.3 or stages.1.epochs=3 (repeatable)")
     p.add_argument("--resume", help="checkpoint of a distillation run to continue exactly (RUN/checkpoints/last.pt)")
     p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the run folder (its checkpoints, metrics and logs are deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--build-cache", metavar="OUT.h5",
                    help="only precompute the teacher's outputs on the un-augmented training rows into OUT.h5 "
@@ -210,7 +215,8 @@ def _run_distill(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop))
+        summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
+                                          overwrite=args.overwrite)
     finally:
         signal.signal(signal.SIGINT, previous)
         for b in bars.values():

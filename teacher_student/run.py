@@ -124,23 +124,27 @@ def resolve_distill_experiment(config: str | Path | None, overrides: list[str],
 def run_distill_from_config(config: str | Path | None, overrides: list[str] | None = None,
                             resume: str | Path | None = None, out: str | Path | None = None,
                             on_step: Callable[[StepReport], None] | None = None,
-                            should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+                            should_stop: Callable[[], bool] | None = None,
+                            overwrite: bool = False) -> dict[str, Any]:
     """What `movnect distill` calls: process group, datasets, the method's trainer, fit,
-    student.pt and summary.json (in the run folder, default runs/<config name>)."""
+    student.pt and summary.json (in the run folder, default runs/<config name>). A folder
+    holding an earlier run is refused unless `resume` or `overwrite` (movnect.train.run)."""
     import json
 
     from movnect.train.checkpoints import read_training_checkpoint
     from movnect.train.data import build_datasets
     from movnect.train.distributed import setup_distributed, teardown_distributed
-    from movnect.train.run import default_run_dir
+    from movnect.train.run import check_run_dir, claim_run_dir, default_run_dir
 
     exp, distill = resolve_distill_experiment(config, overrides or [], resume)
     run_dir = Path(out) if out is not None else default_run_dir(config, resume)
+    check_run_dir(run_dir, resume, overwrite)  # every process, before any slow set-up
     if resume is not None:  # fail before the slow set-up when the checkpoint cannot resume
         read_training_checkpoint(resume, exp.model)
     if distill.uses_teacher:  # and before it when the teacher does not fit the student
         load_teacher(distill.teacher, exp.model, Codec(exp.codec))
     env = setup_distributed(exp.train.device)
+    lock = claim_run_dir(run_dir, resume, overwrite) if env.is_main else None
     try:
         train_sets, val_set = build_datasets(exp, Codec(exp.codec))
         summary = run_distillation(exp, distill, run_dir, train_sets, val_set, env, augmented=exp.data.augment.enabled,
@@ -151,6 +155,8 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
     finally:
+        if lock is not None:
+            lock.release()
         teardown_distributed()
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from movnect import skeleton
 from movnect.camera import CropBox, crop_image, project, world_to_camera
+from movnect.locks import FolderLock
 from movnect.data.h36m_release import (
     ACTIONS, Sequence, SequenceError, discover, open_video, read_poses, release_camera, subject_key,
 )
@@ -178,6 +179,13 @@ def prepare_h36m(root: str | Path, out: str | Path, opts: PrepareOptions = Prepa
         raise FileNotFoundError(f"no convertible sequences under {root}{detail}")
     work = out.with_name(out.name + ".parts")
     work.mkdir(parents=True, exist_ok=True)
+    with FolderLock(work / ".lock", f"output {out}"):  # one conversion per output at a time
+        return _prepare_locked(root, out, work, sequences, problems, opts, progress)
+
+
+def _prepare_locked(root: Path, out: Path, work: Path, sequences: list[Sequence], problems: list[str],
+                    opts: PrepareOptions, progress: Callable[[SequenceResult, int, int], None] | None,
+                    ) -> PrepareSummary:
     params, pfile = _params(root, opts), work / "params.json"
     if pfile.exists() and json.loads(pfile.read_text()) != params:
         raise ValueError(f"{work} holds a conversion with other options "

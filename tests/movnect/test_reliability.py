@@ -156,3 +156,63 @@ def test_malicious_checkpoint_runs_no_code(entry: str, files: dict[str, Path], t
     assert_one_line_error(code, err, f"checkpoint {evil} is refused")
     assert "io.open" in err  # names what it refused (builtins.open pickles as io.open)
     assert list(tmp_path.glob("p.json")) == [] and list(tmp_path.glob("m.onnx*")) == []
+
+
+# ---- 2. no finished run overwritten, one process per output, names checked ---------------------
+
+def test_rerun_without_resume_is_refused_and_keeps_the_finished_run(files, tmp_path, capsys) -> None:
+    cfg, run_dir = config(files, tmp_path / "t.toml"), tmp_path / "run"
+    code, _, err = run(capsys, "train", "--config", cfg, "--out", run_dir, "--no-progress")
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in (run_dir / "checkpoints").glob("*.pt")}
+    assert {"last.pt", "best.pt", "stage-main.pt"} <= set(before)
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    code, _, err = run(capsys, "train", "--config", cfg, "--out", run_dir, "--no-progress")
+    assert_one_line_error(code, err, f"run folder {run_dir} holds an earlier run")
+    assert "--resume" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in (run_dir / "checkpoints").glob("*.pt")} == before
+    assert (run_dir / "metrics.jsonl").read_text() == metrics
+    code, _, err = run(capsys, "train", "--config", cfg, "--out", run_dir, "--no-progress", "--overwrite")
+    assert code == 0, err
+    assert (run_dir / "metrics.jsonl").read_text().count("\n") == metrics.count("\n")  # replaced, not appended
+
+
+def test_distill_rerun_without_resume_is_refused(files, tmp_path, capsys) -> None:
+    cfg = config(files, tmp_path / "d.toml", distill=f'[distill]\nmethod = "mimicry"\nteacher = "{files["good"]}"\n')
+    run_dir = tmp_path / "run"
+    code, _, err = run(capsys, "distill", "--config", cfg, "--out", run_dir, "--no-progress")
+    assert code == 0, err
+    student = (run_dir / "checkpoints" / "student.pt").read_bytes()
+    code, _, err = run(capsys, "distill", "--config", cfg, "--out", run_dir, "--no-progress")
+    assert_one_line_error(code, err, "holds an earlier run")
+    assert (run_dir / "checkpoints" / "student.pt").read_bytes() == student
+
+
+def test_second_process_on_one_run_folder_gets_one_line(files, tmp_path, capsys) -> None:
+    from movnect.locks import FolderLock
+
+    run_dir = tmp_path / "run"
+    with FolderLock(run_dir / ".lock", "held by the test"):  # another process training there
+        code, _, err = run(capsys, "train", "--config", config(files, tmp_path / "t.toml"), "--out", run_dir,
+                           "--no-progress")
+    assert_one_line_error(code, err, f"run folder {run_dir} is in use by another movnect process")
+    assert not (run_dir / "checkpoints").exists()
+
+
+def test_second_prepare_on_one_output_gets_one_line(files, tmp_path, capsys) -> None:
+    from movnect.locks import FolderLock
+
+    out = tmp_path / "x.h5"
+    with FolderLock(tmp_path / "x.h5.parts" / ".lock", "held by the test"):
+        code, _, err = run(capsys, "prepare-h36m", "--root", files["root"] / "release", "--out", out, "--no-progress")
+    assert_one_line_error(code, err, "is in use by another movnect process")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["x/../../escaped", "..", ".hidden", "a/b", ""])
+def test_stage_names_that_would_leave_the_run_folder_are_refused(name, files, tmp_path, capsys) -> None:
+    cfg = config(files, tmp_path / "t.toml")
+    code, _, err = run(capsys, "train", "--config", cfg, "--set", f"stages.0.name={name!r}", "--out",
+                       tmp_path / "run", "--no-progress")
+    assert_one_line_error(code, err, "cannot be used in a file name")
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "run").exists()
