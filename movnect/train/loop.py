@@ -176,10 +176,12 @@ class Trainer:
                 last_epoch = epoch + 1 == self.stage.epochs
                 pos = ck.Position(s + 1, 0, 0, self.step) if last_epoch else ck.Position(s, epoch + 1, 0, self.step)
                 average_buffers(self.train_module(), self.env)
+                # saved before validating, so an error in validation cannot lose the epoch
+                self._save("last.pt", pos, opt, sched, scaler)
                 improved = False
                 if val_loader is not None and ((epoch + 1) % self.cfg.val_every == 0 or last_epoch):
                     improved = self._validate(val_loader)
-                self._save("last.pt", pos, opt, sched, scaler)
+                    self._save("last.pt", pos, opt, sched, scaler)  # again, with the new figures and best
                 if improved:
                     self._copy("last.pt", "best.pt")
                 if last_epoch:

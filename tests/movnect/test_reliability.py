@@ -216,3 +216,20 @@ def test_stage_names_that_would_leave_the_run_folder_are_refused(name, files, tm
                        tmp_path / "run", "--no-progress")
     assert_one_line_error(code, err, "cannot be used in a file name")
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "run").exists()
+
+
+# ---- 3. an error in validation does not lose the epoch ------------------------------------------
+
+def test_validation_error_keeps_the_epochs_checkpoint(files, tmp_path, capsys, monkeypatch) -> None:
+    import movnect.train.loop as loop
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("validation crashed")
+
+    monkeypatch.setattr(loop, "validate", broken)
+    run_dir = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--config", config(files, tmp_path / "t.toml"), "--out", run_dir,
+                       "--no-progress")
+    assert_one_line_error(code, err, "validation crashed")
+    raw = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert raw["extra"]["position"] == {"stage": 1, "epoch": 0, "batch": 0, "step": 2}  # the whole epoch
