@@ -17,10 +17,8 @@ callable, an object-dtype array) is refused with a CheckpointError naming what w
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from movnect import __version__
+from movnect import __version__, atomic
 from movnect.codec import Codec
 from movnect.config import ConfigError, from_dict
 from movnect.models import ModelConfig, build_model
@@ -72,20 +70,9 @@ def git_revision() -> str:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file in the target folder, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """torch.save through movnect.atomic: temporary file beside `path`, fsync, rename."""
+    with atomic.atomic_open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def save_checkpoint(

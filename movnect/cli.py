@@ -249,6 +249,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     from movnect.evaluate import Protocol, evaluate, write_report
     from movnect.inference import resolve_model_spec
 
+    if args.out:  # before the work: a report that cannot be written is known now
+        from movnect.atomic import check_output_dir
+
+        check_output_dir(args.out, "--out")
     if args.checkpoint is not None:
         args.checkpoint = str(resolve_model_spec(args.checkpoint))
     protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from movnect import metrics, skeleton
+from movnect import atomic, metrics, skeleton
 from movnect.codec import Codec
 
 
@@ -245,7 +245,7 @@ def markdown_report(result: dict[str, Any]) -> str:
 
 
 def action_chart(result: dict[str, Any], path: str | Path) -> None:
-    """Per-action bar chart (MPJPE and PA-MPJPE) as a PNG."""
+    """Per-action bar chart (MPJPE and PA-MPJPE) as a PNG (written atomically)."""
     from matplotlib.figure import Figure
 
     names = list(result["per_action"])
@@ -261,17 +261,15 @@ def action_chart(result: dict[str, Any], path: str | Path) -> None:
                  f"{', flip test' if p['flip_test'] else ''}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(str(path), dpi=100)
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def write_report(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write eval.json, eval.md and eval_actions.png into `out_dir`; returns their paths."""
-    import json
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write eval.json, eval.md and eval_actions.png into `out_dir` (each atomically); returns their paths."""
+    out = atomic.check_output_dir(out_dir, "--out")
     paths = {"json": out / "eval.json", "markdown": out / "eval.md", "chart": out / "eval_actions.png"}
-    paths["json"].write_text(json.dumps(result, indent=2) + "\n")
-    paths["markdown"].write_text(markdown_report(result))
+    atomic.write_json(paths["json"], result, indent=2)
+    atomic.write_text(paths["markdown"], markdown_report(result))
     action_chart(result, paths["chart"])
     return paths

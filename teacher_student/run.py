@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from movnect import atomic
 from movnect.checkpoint import load_model, save_checkpoint
 from movnect.codec import Codec
 from movnect.models import build_model
@@ -97,7 +98,7 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
         from movnect.train.config import dump_toml
 
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "distill.toml").write_text(dump_toml(distill_to_dict(exp, distill)))
+        atomic.write_text(run_dir / "distill.toml", dump_toml(distill_to_dict(exp, distill)))
     summary = trainer.fit(sets, val_set, resume=resume, on_step=on_step, should_stop=should_stop)
     summary["student"] = None
     if not summary["stopped"] and env.is_main:
@@ -129,8 +130,6 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
     """What `movnect distill` calls: process group, datasets, the method's trainer, fit,
     student.pt and summary.json (in the run folder, default runs/<config name>). A folder
     holding an earlier run is refused unless `resume` or `overwrite` (movnect.train.run)."""
-    import json
-
     from movnect.train.checkpoints import read_training_checkpoint
     from movnect.train.data import build_datasets
     from movnect.train.distributed import setup_distributed, teardown_distributed
@@ -152,7 +151,7 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
         summary["world_size"] = env.world_size
         summary["method"] = distill.method
         if env.is_main:
-            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            atomic.write_json(run_dir / "summary.json", summary, indent=2)
         return summary
     finally:
         if lock is not None:

@@ -16,10 +16,7 @@ read it like any other) whose `extra` holds:
 """
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from movnect import atomic
 from movnect.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from movnect.codec import Codec
 from movnect.models import ModelConfig
@@ -123,14 +121,5 @@ def position_of(ckpt: dict[str, Any]) -> Position:
 
 
 def copy_checkpoint(src: str | Path, dst: str | Path) -> None:
-    """Copy a checkpoint file atomically (temporary file in the target folder, then rename)."""
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Copy a checkpoint file atomically (movnect.atomic.copy_file)."""
+    atomic.copy_file(src, dst)

@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from movnect import atomic
 from movnect.checkpoint import load_state, read_checkpoint
 from movnect.codec import Codec
 from movnect.models import ModelConfig, PoseOutput
@@ -213,7 +214,7 @@ class Trainer:
             load_state(self.model, init["model"], f"train.init_from {self.cfg.init_from}")
         if self.env.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(dump_toml(experiment_to_dict(self.exp)))
+            atomic.write_text(self.run_dir / "config.toml", dump_toml(experiment_to_dict(self.exp)))
         return ckpt
 
     def _restore_stage(self, ckpt: dict[str, Any], opt: torch.optim.Optimizer,

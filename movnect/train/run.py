@@ -12,7 +12,6 @@ deletes that run's files), and `.lock` in the folder keeps a second process out 
 """
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import torch
 
+from movnect import atomic
 from movnect.checkpoint import CheckpointError, read_checkpoint
 from movnect.codec import Codec
 from movnect.config import ConfigError, apply_overrides
@@ -114,7 +114,7 @@ def run_training(config: str | Path | None, overrides: list[str] | None = None,
         summary = trainer.fit(train_sets, val_set, resume=resume, on_step=on_step, should_stop=should_stop)
         summary["world_size"] = env.world_size
         if env.is_main:
-            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            atomic.write_json(run_dir / "summary.json", summary, indent=2)
         trainer.logger.close()
         return summary
     finally:

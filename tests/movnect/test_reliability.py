@@ -233,3 +233,80 @@ def test_validation_error_keeps_the_epochs_checkpoint(files, tmp_path, capsys, m
     assert_one_line_error(code, err, "validation crashed")
     raw = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert raw["extra"]["position"] == {"stage": 1, "epoch": 0, "batch": 0, "step": 2}  # the whole epoch
+
+
+# ---- 4. outputs (and the VMC receiver) checked before the work ----------------------------------
+
+def _no_work(*args, **kwargs):
+    raise AssertionError("the work started although the output could not be written")
+
+
+def test_predict_json_that_is_a_folder_fails_before_the_model_runs(files, tmp_path, capsys, monkeypatch) -> None:
+    import movnect.predict
+
+    monkeypatch.setattr(movnect.predict, "load_estimator", _no_work)
+    (tmp_path / "out").mkdir()
+    code, _, err = run(capsys, "predict", files["image"], "--model", files["good"], "--json", tmp_path / "out")
+    assert_one_line_error(code, err, "--json")
+    assert "is a folder" in err
+
+
+def test_eval_out_that_is_a_file_fails_before_evaluating(files, tmp_path, capsys, monkeypatch) -> None:
+    import movnect.evaluate
+
+    monkeypatch.setattr(movnect.evaluate, "evaluate", _no_work)
+    (tmp_path / "report").write_text("not a folder")
+    code, _, err = run(capsys, "eval", "--data", files["h5"], "--checkpoint", files["good"], "--subjects", "S9",
+                       "--frame-step", "1", "--out", tmp_path / "report")
+    assert_one_line_error(code, err, "--out")
+
+
+def test_unresolvable_vmc_host_fails_before_any_frame(files, tmp_path, capsys) -> None:
+    out = tmp_path / "demo"
+    code, _, err = run(capsys, "demo", "--source", files["video"], "--model", files["good"], "--out", out,
+                       "--vmc", "no-such-host.invalid:39539", "--max-frames", "3")
+    assert_one_line_error(code, err, "--vmc no-such-host.invalid:39539: cannot resolve host")
+    assert not (out / "motion.bvh").exists() and not (out / "poses.jsonl").exists()
+
+
+
+# ---- 5. outputs replaced whole or not at all ----------------------------------------------------
+
+def test_export_over_an_existing_model_on_a_full_disk_keeps_the_old_one(files, tmp_path, capsys, monkeypatch) -> None:
+    import os
+
+    out = tmp_path / "m.onnx"
+    code, _, err = run(capsys, "export", "--checkpoint", files["good"], "--format", "onnx", "--out", out)
+    assert code == 0, err
+    old, old_sidecar = out.read_bytes(), (tmp_path / "m.onnx.json").read_text()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, _, err = run(capsys, "export", "--checkpoint", files["good"], "--format", "onnx", "--out", out)
+    assert_one_line_error(code, err, "No space left on device")
+    assert out.read_bytes() == old and (tmp_path / "m.onnx.json").read_text() == old_sidecar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.json"]  # no stray .tmp
+
+
+def test_coreml_package_is_replaced_only_by_a_complete_one(files, tmp_path, capsys, monkeypatch) -> None:
+    import mobile_export.coreml as coreml
+
+    class FakePackage:  # stands in for coremltools' conversion (slow, and not what is tested here)
+        def __init__(self, version: str, fail: bool = False) -> None:
+            self.version, self.fail = version, fail
+
+        def save(self, path: str) -> None:
+            Path(path).mkdir()
+            (Path(path) / "weights.bin").write_text(self.version)
+            if self.fail:
+                raise OSError(28, "No space left on device")
+
+    out = tmp_path / "m.mlpackage"
+    for version, fail in (("1", False), ("2", True)):
+        monkeypatch.setattr(coreml, "convert_coreml", lambda *a, v=version, f=fail: FakePackage(v, f))
+        run(capsys, "export", "--checkpoint", files["good"], "--format", "coreml", "--out", out)
+    assert (out / "weights.bin").read_text() == "1"  # the failed save left the old package whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mlpackage", "m.mlpackage.json"]
+
