@@ -310,3 +310,78 @@ def test_coreml_package_is_replaced_only_by_a_complete_one(files, tmp_path, caps
     assert (out / "weights.bin").read_text() == "1"  # the failed save left the old package whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mlpackage", "m.mlpackage.json"]
 
+
+# ---- 6. prepare-h36m: one-frame sequences, damaged shards, unreadable subjects -------------------
+
+def _release(root: Path, frames: int) -> Path:
+    write_release(root, SynthConfig(subjects=("S1", "S9"), actions=("Walking",), subactions=1, frames=frames,
+                                    cameras=("54138969",), image_size=200))
+    return root
+
+
+def test_sequence_that_keeps_one_frame_converts(tmp_path, capsys) -> None:
+    release = _release(tmp_path / "release", frames=4)
+    out = tmp_path / "one.h5"
+    code, stdout, err = run(capsys, "prepare-h36m", "--root", release, "--out", out, "--frame-step", "40",
+                            "--crop-size", "64", "--no-progress")
+    assert code == 0, err
+    import h5py
+
+    with h5py.File(out, "r") as f:
+        assert f.attrs["rows"] == 2 and len(f["images"]) == 2 and list(f["frame"][...]) == [0, 0]
+        assert cv2.imdecode(f["images"][0], cv2.IMREAD_COLOR).shape == (64, 64, 3)
+
+
+def test_damaged_shard_is_named_removed_and_converted_again(tmp_path, capsys) -> None:
+    release = _release(tmp_path / "release", frames=4)
+    out = tmp_path / "d.h5"
+    args = ["prepare-h36m", "--root", release, "--out", out, "--frame-step", "2", "--crop-size", "64", "--no-progress"]
+
+    def stop_after_first(result, done, total):  # a run killed after its first shard
+        raise KeyboardInterrupt
+
+    from movnect.data import h36m
+
+    with pytest.raises(KeyboardInterrupt):
+        h36m.prepare_h36m(release, out, h36m.PrepareOptions(frame_step=2, crop_size=64), stop_after_first)
+    shards = sorted((tmp_path / "d.h5.parts").glob("*.h5"))
+    assert len(shards) == 1
+    shards[0].write_bytes(shards[0].read_bytes()[:300])  # damaged: truncated
+    code, stdout, err = run(capsys, *args)
+    assert code == 0, err
+    assert f"note damaged shard {shards[0]}" in stdout and "removed and converted again" in stdout
+    import h5py
+
+    with h5py.File(out, "r") as f:
+        assert f.attrs["rows"] == 4 and bool(f.attrs["complete"])
+
+
+def test_unreadable_subject_folder_is_an_error_naming_it(tmp_path, capsys, monkeypatch) -> None:
+    import os
+
+    release = _release(tmp_path / "release", frames=4)
+    locked = release / "S9" / "MyPoseFeatures"
+    listdir = os.listdir
+
+    def no_access(path):  # chmod 000 does not stop root, so the refusal is simulated
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", no_access)
+    monkeypatch.setattr(Path, "glob", _glob_without(locked))
+    code, _, err = run(capsys, "prepare-h36m", "--root", release, "--out", tmp_path / "u.h5", "--no-progress")
+    assert_one_line_error(code, err, f"subject S9: folder {locked} is unreadable")
+    code, _, err = run(capsys, "prepare-h36m", "--root", release, "--out", tmp_path / "u.h5", "--subjects", "S1",
+                       "--crop-size", "64", "--no-progress")
+    assert code == 0, err  # leaving it out is the way on
+
+
+def _glob_without(locked: Path):
+    """Path.glob as it behaves on an unreadable folder: its contents are silently absent."""
+    glob = Path.glob
+
+    def patched(self, pattern):
+        return (p for p in glob(self, pattern) if locked not in p.parents)
+
+    return patched
