@@ -4,16 +4,65 @@ Every subcommand is a pair `_add_<name>(subparsers)` / `_run_<name>(args) -> int
 a user can cause (missing files, bad configs, wrong shapes, NaNs) reach `main` as exceptions
 and are printed as one line `movnect: error: ...` with exit code 2; MOVNECT_DEBUG=1 shows the
 traceback.
+
+Signals (docs/failure.md): SIGINT (Ctrl-C), SIGTERM and SIGHUP are one and the same request to
+stop, for every command (`interrupt_signals`): the command finalises what it has (predict
+writes the frames so far, the demo closes a playable video, train and distill save last.pt),
+and the exit code is 130 (128 + SIGINT, whichever of the three arrived). A signal the process
+was started with ignored (nohup's SIGHUP) stays ignored.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from movnect import __version__
+
+
+EXIT_INTERRUPTED = 130
+INTERRUPT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _raise_interrupt(_sig: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupt_signals(handler: Callable[[int, object], None] = _raise_interrupt) -> Iterator[None]:
+    """Route SIGINT, SIGTERM and SIGHUP to `handler` (default: raise KeyboardInterrupt, as
+    Python does for SIGINT) while the block runs; the previous handlers come back after.
+    Signals ignored at start (SIG_IGN) stay ignored; outside the main thread nothing changes."""
+    previous: dict[int, object] = {}
+    try:
+        for sig in INTERRUPT_SIGNALS:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                continue
+            try:
+                previous[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread: signals cannot be handled here
+                break
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+
+
+def _stop_handler(stop: list[bool]) -> Callable[[int, object], None]:
+    """Training's handler: the first signal asks the loop to save last.pt and stop; a second aborts."""
+    def on_signal(sig: int, _frame: object) -> None:
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(True)
+        name = "Ctrl-C" if sig == signal.SIGINT else signal.Signals(sig).name
+        print(f"\nmovnect: {name}: stopping after this step and saving last.pt (signal again to abort)",
+              file=sys.stderr)
+    return on_signal
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -121,8 +170,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import signal
-
     from tqdm import tqdm
 
     from movnect.train.run import run_training
@@ -140,25 +187,18 @@ def _run_train(args: argparse.Namespace) -> int:
             bars[r.stage].update(1)
             bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", lr=f"{r.lr:.2e}", refresh=False)
 
-    def on_sigint(_sig: int, _frame: object) -> None:  # first Ctrl-C: save last.pt and stop
-        if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
-        print("\nmovnect: stopping after this step and saving last.pt (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
-                               overwrite=args.overwrite)
+        with interrupt_signals(_stop_handler(stop)):
+            summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
+                                   overwrite=args.overwrite)
     finally:
-        signal.signal(signal.SIGINT, previous)
         for b in bars.values():
             b.close()
     if os.environ.get("RANK", "0") == "0":
         state = "stopped" if summary["stopped"] else "finished"
         print(f"{state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
               f"checkpoint {summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
-    return 0
+    return EXIT_INTERRUPTED if summary["stopped"] else 0
 
 
 def _add_distill(sub: argparse._SubParsersAction) -> None:
@@ -178,8 +218,6 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_distill(args: argparse.Namespace) -> int:
-    import signal
-
     from tqdm import tqdm
 
     from teacher_student.run import build_cache_from_config, run_distill_from_config
@@ -207,25 +245,18 @@ def _run_distill(args: argparse.Namespace) -> int:
             bars[r.stage].update(1)
             bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", refresh=False)
 
-    def on_sigint(_sig: int, _frame: object) -> None:  # first Ctrl-C: save last.pt and stop
-        if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
-        print("\nmovnect: stopping after this step and saving last.pt (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
-                                          overwrite=args.overwrite)
+        with interrupt_signals(_stop_handler(stop)):
+            summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
+                                              overwrite=args.overwrite)
     finally:
-        signal.signal(signal.SIGINT, previous)
         for b in bars.values():
             b.close()
     if os.environ.get("RANK", "0") == "0":
         state = "stopped" if summary["stopped"] else "finished"
         print(f"{summary['method']} {state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
               f"student {summary['student'] or summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
-    return 0
+    return EXIT_INTERRUPTED if summary["stopped"] else 0
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -297,7 +328,7 @@ def _run_demo(args: argparse.Namespace) -> int:
                        vmc=args.vmc, jsonl=args.jsonl, fov_deg=args.fov, max_frames=args.max_frames,
                        progress=lambda n: bar.update(n - bar.n))
     print(json.dumps(summary, indent=2))
-    return 0
+    return EXIT_INTERRUPTED if summary["interrupted"] else 0  # outputs are finalised either way
 
 
 def _csv(text: str | None) -> tuple[str, ...] | None:
@@ -447,10 +478,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run = {name: run for name, _add, run in COMMANDS}[args.command]
     try:
-        return int(run(args) or 0)
+        with interrupt_signals():  # SIGTERM and SIGHUP become the KeyboardInterrupt of Ctrl-C
+            return int(run(args) or 0)
     except KeyboardInterrupt:
         print("movnect: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the one place a user-facing error becomes one line
         if os.environ.get("MOVNECT_DEBUG"):
             raise

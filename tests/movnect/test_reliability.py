@@ -385,3 +385,116 @@ def _glob_without(locked: Path):
         return (p for p in glob(self, pattern) if locked not in p.parents)
 
     return patched
+
+
+# ---- 7. SIGTERM / SIGHUP are Ctrl-C: outputs finalised, exit code 130 ---------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs `movnect ARGS` in a child whose per-frame function `TARGET` first marks the file READY (the
+# work has started: the signal lands mid-run, not during start-up) and then takes 50 ms (so the
+# run is still going when the signal arrives).
+_CHILD = """
+import sys, time, importlib
+from pathlib import Path
+ready, target, args = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+module_name, _, attr = target.rpartition(".")
+owner_name, _, method = attr.partition(":")
+module = importlib.import_module(module_name)
+owner = getattr(module, owner_name) if method else module
+name = method or owner_name
+real = getattr(owner, name)
+def slow(*a, **k):
+    ready.touch()
+    time.sleep(0.05)
+    return real(*a, **k)
+setattr(owner, name, slow)
+from movnect.cli import main
+sys.exit(main(args))
+"""
+
+
+def _signal_run(tmp_path: Path, target: str, args: list[object], sig: int, timeout: float = 120.0):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(ready), target, *map(str, args)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not ready.exists():
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() - t0 < timeout, "the child never started its work"
+        time.sleep(0.02)
+    time.sleep(0.2)
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=timeout)
+    return child.returncode, out, err
+
+
+def _long_video(path: Path, frames: int = 400) -> Path:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (128, 96))
+    for i in range(frames):
+        w.write(np.full((96, 128, 3), i % 255, np.uint8))
+    w.release()
+    return path
+
+
+@pytest.mark.parametrize("sig_name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_of_predict_write_the_frames_so_far(sig_name, files, tmp_path) -> None:
+    import json
+    import signal
+
+    out = tmp_path / "p.json"
+    code, _, err = _signal_run(tmp_path, "movnect.predict.predict_frame",
+                               ["predict", _long_video(tmp_path / "v.avi"), "--model", files["good"], "--json", out],
+                               getattr(signal, sig_name))
+    assert code == 130, err
+    assert err.strip().splitlines()[-1] == "movnect: interrupted"
+    frames = json.loads(out.read_text())["frames"]
+    assert 0 < len(frames) < 400 and [f["frame"] for f in frames] == list(range(len(frames)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "ready", "v.avi"]  # no stray .tmp
+
+
+def test_sigterm_of_demo_leaves_finalised_outputs(files, tmp_path) -> None:
+    import json
+    import signal
+
+    out = tmp_path / "demo"
+    code, stdout, err = _signal_run(tmp_path, "movnect.demo.render_overlay",
+                                    ["demo", "--source", _long_video(tmp_path / "v.avi"), "--model", files["good"],
+                                     "--out", out], signal.SIGTERM)
+    assert code == 130, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] and 0 < summary["frames"] < 400
+    cap = cv2.VideoCapture(str(out / "overlay.mp4"))  # playable: the writer was closed
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    cap.release()
+    assert count == summary["outputs"]["overlay_frames"] > 0
+    lines = (out / "poses.jsonl").read_text().splitlines()
+    assert len(lines) == summary["outputs"]["released_frames"] and all(json.loads(x) for x in lines)
+    if (out / "motion.bvh").exists():  # written once the skeleton is personalised
+        motion = (out / "motion.bvh").read_text().split("MOTION\n")[1].splitlines()
+        assert int(motion[0].split()[1]) == len([x for x in motion[2:] if x.strip()])
+
+
+@pytest.mark.parametrize("sig_name", ["SIGINT", "SIGTERM"])
+def test_train_stops_saves_and_exits_130(sig_name, files, tmp_path) -> None:
+    import signal
+
+    cfg = config(files, tmp_path / "t.toml").read_text().replace("steps_per_epoch = 2", "steps_per_epoch = 0")
+    cfg = cfg.replace("epochs = 1", "epochs = 50")
+    (tmp_path / "t.toml").write_text(cfg)
+    run_dir = tmp_path / "run"
+    code, stdout, err = _signal_run(tmp_path, "movnect.train.loop.Trainer:_train_step",
+                                    ["train", "--config", tmp_path / "t.toml", "--out", run_dir, "--no-progress"],
+                                    getattr(signal, sig_name))
+    assert code == 130, err
+    assert "stopping after this step and saving last.pt" in err and stdout.startswith("stopped after")
+    raw = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert raw["extra"]["position"]["step"] > 0
