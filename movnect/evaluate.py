@@ -11,7 +11,7 @@ movnect.skeleton; metrics from movnect.metrics on root-relative poses:
 Two sources of predictions: a checkpoint run on the file's stored crops (optionally with the
 flip test: maps of the mirrored crop mapped back with codec.flip_maps and averaged), or an
 .npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
-frame, which must cover exactly the protocol's rows.
+frame, which must cover exactly the protocol's rows, be finite and within MAX_ABS_MM.
 """
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ import torch
 
 from movnect import atomic, metrics, skeleton
 from movnect.codec import Codec
+
+
+MAX_ABS_MM = 1e5  # |coordinate| sanity limit for predictions: 100 m from the camera
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,12 @@ def read_predictions(path: str | Path, gt: GroundTruth) -> np.ndarray:
         raise ValueError(f"{p}: predictions cover {len(index)} rows but the protocol selects {len(gt.rows)} ({detail})")
     if not np.isfinite(joints).all():
         raise ValueError(f"{p}: joints3d contains NaN or infinite values")
+    absurd = np.abs(joints) > MAX_ABS_MM
+    if absurd.any():  # finite but no pose in millimetres: the metrics would overflow to inf
+        i, j, _ = np.argwhere(absurd)[0]
+        raise ValueError(f"{p}: joints3d row {i} (dataset row {index[i]}) joint {skeleton.JOINT_NAMES[j]} is "
+                         f"{joints[i, j].tolist()} mm, beyond the sanity limit of {MAX_ABS_MM:g} mm "
+                         f"({int(absurd.any(axis=(1, 2)).sum())} row(s) affected): wrong units?")
     return joints[np.argsort(index)]
 
 

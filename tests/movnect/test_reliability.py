@@ -498,3 +498,23 @@ def test_train_stops_saves_and_exits_130(sig_name, files, tmp_path) -> None:
     assert "stopping after this step and saving last.pt" in err and stdout.startswith("stopped after")
     raw = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert raw["extra"]["position"]["step"] > 0
+
+
+# ---- 8. finite but absurd predictions are an error, not "MPJPE inf" -------------------------------
+
+@pytest.mark.parametrize("value", [1e200, -2e5])
+def test_absurd_predictions_name_the_row(value, files, tmp_path, capsys) -> None:
+    from movnect.evaluate import Protocol, load_ground_truth
+
+    gt = load_ground_truth(files["h5"], Protocol(("S9",), 1))
+    joints = gt.joints3d.copy()
+    joints[3, 5, 1] = value
+    np.savez(tmp_path / "p.npz", index=gt.rows, joints3d=joints)
+    code, _, err = run(capsys, "eval", "--data", files["h5"], "--predictions", tmp_path / "p.npz",
+                       "--subjects", "S9", "--frame-step", "1")
+    assert_one_line_error(code, err, f"joints3d row 3 (dataset row {gt.rows[3]}) joint")
+    assert "sanity limit of 100000 mm" in err
+    np.savez(tmp_path / "ok.npz", index=gt.rows, joints3d=gt.joints3d + 50.0)
+    code, out, err = run(capsys, "eval", "--data", files["h5"], "--predictions", tmp_path / "ok.npz",
+                         "--subjects", "S9", "--frame-step", "1")
+    assert code == 0, err
