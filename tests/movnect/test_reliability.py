@@ -518,3 +518,50 @@ def test_absurd_predictions_name_the_row(value, files, tmp_path, capsys) -> None
     code, out, err = run(capsys, "eval", "--data", files["h5"], "--predictions", tmp_path / "ok.npz",
                          "--subjects", "S9", "--frame-step", "1")
     assert code == 0, err
+
+
+# ---- full disk, on a small tmpfs where this machine lets the tests mount one -----------------------
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 96 KiB tmpfs (root with mount rights only; skipped elsewhere), unmounted afterwards."""
+    import os
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; the full-disk case is not run here")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"this machine does not allow mounting a tmpfs ({done.stderr.strip() or done.returncode})")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_full_disk_keeps_old_outputs_whole(files, small_disk, tmp_path, capsys) -> None:
+    import json
+
+    old_json = small_disk / "p.json"
+    old_json.write_text('{"frames": []}')
+    code, _, err = run(capsys, "predict", _long_video(tmp_path / "v.avi", 200), "--model", files["good"],
+                       "--json", old_json)  # ~160 KB of JSON
+    assert_one_line_error(code, err, "No space left on device")
+    assert json.loads(old_json.read_text()) == {"frames": []}
+
+    old_model = small_disk / "m.onnx"
+    old_model.write_bytes(b"old model")
+    code, _, err = run(capsys, "export", "--checkpoint", files["good"], "--format", "onnx", "--out", old_model)
+    assert_one_line_error(code, err, "No space left on device")
+    assert old_model.read_bytes() == b"old model"
+
+    from movnect.checkpoint import save_checkpoint
+
+    ckpt = small_disk / "last.pt"
+    ckpt.write_bytes(b"previous checkpoint")
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(ckpt, build_model(STUDENT), STUDENT, CODEC)  # ~1 MB of weights
+    assert ckpt.read_bytes() == b"previous checkpoint"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["last.pt", "m.onnx", "p.json"]  # no stray .tmp
