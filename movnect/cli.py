@@ -488,7 +488,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         known = (ValueError, OSError, KeyError, ImportError)
-        prefix = "" if isinstance(exc, known) else f"{type(exc).__name__}: "
+        name = type(exc).__name__
+        if name == "error":  # struct.error, zlib.error...: "error: error: ..." said nothing
+            name = f"{type(exc).__module__}.{name}"
+        prefix = "" if isinstance(exc, known) else f"{name}: "
         print(f"movnect: error: {prefix}{msg}", file=sys.stderr)
         return 2
 
