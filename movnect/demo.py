@@ -297,6 +297,9 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
     into the output folder once) and the model, then `run_demo`."""
     from movnect.sample_clip import sample_intrinsics, write_sample_clip
 
+    receiver = parse_host_port(vmc) if vmc else None  # first: before the sample clip is rendered
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
     intrinsics = None
     if source == "sample":
         out = Path(out_dir or "demo_out")
@@ -315,11 +318,9 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
         out_dir=Path(out_dir) if out_dir else None,
         bvh=Path(bvh) if bvh else None,
         jsonl=Path(jsonl) if jsonl else None,
-        vmc=parse_host_port(vmc) if vmc else None,
+        vmc=receiver,
         show=show, max_frames=max_frames, live=LiveConfig(fov_deg=fov_deg),
     )
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
     _check_outputs(options)  # before the model loads and frames are spent
     estimator = load_demo_estimator(model)
     return run_demo(estimator, source, options, intrinsics, progress)
