@@ -5,64 +5,21 @@ a user can cause (missing files, bad configs, wrong shapes, NaNs) reach `main` a
 and are printed as one line `movnect: error: ...` with exit code 2; MOVNECT_DEBUG=1 shows the
 traceback.
 
-Signals (docs/failure.md): SIGINT (Ctrl-C), SIGTERM and SIGHUP are one and the same request to
-stop, for every command (`interrupt_signals`): the command finalises what it has (predict
-writes the frames so far, the demo closes a playable video, train and distill save last.pt),
-and the exit code is 130 (128 + SIGINT, whichever of the three arrived). A signal the process
-was started with ignored (nohup's SIGHUP) stays ignored.
+Signals (docs/failure.md): SIGINT (Ctrl-C), SIGTERM and SIGHUP are one request to stop, for
+every command (movnect.interrupt): the command finalises what it has (predict writes the frames
+so far, the demo closes a playable video, train and distill save last.pt) and exits with 130,
+whichever of the three arrived. A signal ignored at start (nohup's SIGHUP) stays ignored.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from movnect import __version__
-
-
-EXIT_INTERRUPTED = 130
-INTERRUPT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
-def _raise_interrupt(_sig: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def interrupt_signals(handler: Callable[[int, object], None] = _raise_interrupt) -> Iterator[None]:
-    """Route SIGINT, SIGTERM and SIGHUP to `handler` (default: raise KeyboardInterrupt, as
-    Python does for SIGINT) while the block runs; the previous handlers come back after.
-    Signals ignored at start (SIG_IGN) stay ignored; outside the main thread nothing changes."""
-    previous: dict[int, object] = {}
-    try:
-        for sig in INTERRUPT_SIGNALS:
-            if signal.getsignal(sig) == signal.SIG_IGN:
-                continue
-            try:
-                previous[sig] = signal.signal(sig, handler)
-            except ValueError:  # not the main thread: signals cannot be handled here
-                break
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)  # type: ignore[arg-type]
-
-
-def _stop_handler(stop: list[bool]) -> Callable[[int, object], None]:
-    """Training's handler: the first signal asks the loop to save last.pt and stop; a second aborts."""
-    def on_signal(sig: int, _frame: object) -> None:
-        if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
-        name = "Ctrl-C" if sig == signal.SIGINT else signal.Signals(sig).name
-        print(f"\nmovnect: {name}: stopping after this step and saving last.pt (signal again to abort)",
-              file=sys.stderr)
-    return on_signal
+from movnect.interrupt import EXIT_INTERRUPTED, interrupt_signals, stop_handler
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -188,7 +145,7 @@ def _run_train(args: argparse.Namespace) -> int:
             bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", lr=f"{r.lr:.2e}", refresh=False)
 
     try:
-        with interrupt_signals(_stop_handler(stop)):
+        with interrupt_signals(stop_handler(stop)):
             summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
                                    overwrite=args.overwrite)
     finally:
@@ -246,7 +203,7 @@ def _run_distill(args: argparse.Namespace) -> int:
             bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", refresh=False)
 
     try:
-        with interrupt_signals(_stop_handler(stop)):
+        with interrupt_signals(stop_handler(stop)):
             summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
                                               overwrite=args.overwrite)
     finally:
