@@ -60,7 +60,8 @@ def seconds_per_step(config: Path, base: list[str], run_dir: Path) -> float:
     stamps: list[float] = []
     over = base + ["stages.0.steps_per_epoch=1", "stages.1.epochs=1", "stages.1.steps_per_epoch=8",
                    "train.val_every=0", "train.ckpt_every=0"]
-    run_training(config, over, out=run_dir, on_step=lambda r: stamps.append(time.perf_counter()))
+    run_training(config, over, out=run_dir, on_step=lambda r: stamps.append(time.perf_counter()),
+                 overwrite=True)  # a benchmark re-run replaces its own runs
     gaps = sorted(b - a for a, b in zip(stamps[2:], stamps[3:]))
     return gaps[len(gaps) // 2]
 
@@ -77,7 +78,7 @@ def train_and_score(name: str, args: argparse.Namespace, h5: Path, work: Path, s
     per_epoch = max((steps - pre) // epochs, 1)
     over = base + [f"stages.0.epochs=1", f"stages.0.steps_per_epoch={pre}", f"stages.1.steps_per_epoch={per_epoch}"]
     t0 = time.perf_counter()
-    summary = run_training(config, over, out=work / name,
+    summary = run_training(config, over, out=work / name, overwrite=True,
                            should_stop=lambda: time.perf_counter() - t0 > 1.1 * budget)
     train_s = time.perf_counter() - t0
     ckpt = work / name / "checkpoints" / "last.pt"  # no model selection on the test subjects

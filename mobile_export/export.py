@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from movnect import atomic
 from movnect.codec import Codec
 from movnect.models import ModelConfig
 from mobile_export.metadata import FORMATS, SUFFIXES, build_metadata, write_sidecar
@@ -94,6 +95,17 @@ def output_path(out: str | Path, fmt: str) -> Path:
     return p.with_name(p.name + want)
 
 
+def check_export_output(path: Path, fmt: str) -> None:
+    """OSError before any conversion if the model or its sidecar cannot be written there."""
+    if fmt == "coreml":
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"--out: {path} is a file; a CoreML package is a folder")
+        atomic.check_output_dir(path.parent, "--out")
+    else:
+        atomic.check_output_file(path, "--out")
+    atomic.check_output_file(path.with_name(path.name + ".json"), "--out (sidecar)")
+
+
 def path_size(path: Path) -> int:
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
@@ -113,7 +125,7 @@ def export_model(
         ExportResult with the written path, the sidecar path, the metadata and the size.
     """
     path = output_path(out, options.fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_export_output(path, options.fmt)
     codec = with_input_size(codec, options.input_size)
     spec = options.spec()
     wrapper = ExportWrapper(model.eval(), codec, spec).eval()
@@ -134,20 +146,17 @@ def export_model(
         data = quantize_tflite(convert_tflite(wrapper), precision, int8_mode or "weight", calib)
         import json
 
-        path.write_bytes(embed_tflite_metadata(data, METADATA_KEY, json.dumps(meta)))
+        atomic.write_bytes(path, embed_tflite_metadata(data, METADATA_KEY, json.dumps(meta)))
     elif options.fmt == "onnx":
         from mobile_export.onnx import convert_onnx
 
-        path.write_bytes(convert_onnx(wrapper, meta))
+        atomic.write_bytes(path, convert_onnx(wrapper, meta))
     else:
-        import shutil
-
         from mobile_export.coreml import convert_coreml, save_coreml
 
         mlmodel = convert_coreml(wrapper, precision, options.coreml_input, meta)
-        if path.exists():
-            shutil.rmtree(path)
-        save_coreml(mlmodel, path)
+        with atomic.atomic_dir(path) as fresh:  # the old package stays until the new one is complete
+            save_coreml(mlmodel, fresh)
     sidecar = write_sidecar(path, meta)
     return ExportResult(path, sidecar, meta, path_size(path), codec)
 
@@ -187,6 +196,7 @@ def export_checkpoint(
     """
     from mobile_export.frames import load_frames, sample_frames
 
+    check_export_output(output_path(out, options.fmt), options.fmt)  # before the slow part
     model, cfg, codec, source = load_checkpoint_for_export(checkpoint)
     size = with_input_size(codec, options.input_size).config.input_size
     calib = None

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from movnect import __version__, skeleton
+from movnect import __version__, atomic, skeleton
 from movnect.codec import Codec
 from movnect.models import ModelConfig
 from mobile_export.wrapper import INPUT_NAME, ExportSpec
@@ -111,7 +111,7 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 def write_sidecar(model_path: str | Path, meta: dict[str, Any]) -> Path:
     path = sidecar_path(model_path)
-    path.write_text(json.dumps(meta, indent=2) + "\n")
+    atomic.write_json(path, meta, indent=2)
     return path
 
 

@@ -9,25 +9,49 @@ A checkpoint is one `torch.save`d dict:
   version, git    package version and git revision that wrote it
 A model rebuilds from the file alone (`load_model`). Files are written to a temporary name in
 the same folder and renamed, so a crash never leaves a half-written checkpoint.
+
+Loading never runs code from the file: `torch.load(weights_only=True)` accepts tensors and plain
+Python data only, plus the allow-list `SAFE_GLOBALS` (plain numeric numpy arrays, which
+checkpoints written before the RNG states were stored as tensors hold). Anything else (a pickled
+callable, an object-dtype array) is refused with a CheckpointError naming what was found.
 """
 from __future__ import annotations
 
-import os
+import re
 import subprocess
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from movnect import __version__
+from movnect import __version__, atomic
 from movnect.codec import Codec
 from movnect.config import ConfigError, from_dict
 from movnect.models import ModelConfig, build_model
 
 FORMAT = "movnect-checkpoint/1"
+
+
+def _numpy_reconstruct():  # numpy 2 moved numpy.core to numpy._core
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # pragma: no cover - numpy 1
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    return _reconstruct
+
+
+# What `torch.load(weights_only=True)` may build beyond tensors and plain data: uint32 numpy
+# arrays (the numpy RNG key of training checkpoints written before it was stored as a tensor). Object arrays stay refused
+# (numpy.dtypes.ObjectDType is not listed), so no numpy path leads to arbitrary objects.
+SAFE_GLOBALS: list[Any] = [
+    (_numpy_reconstruct(), "numpy.core.multiarray._reconstruct"),   # written by numpy 1
+    (_numpy_reconstruct(), "numpy._core.multiarray._reconstruct"),  # written by numpy 2
+    np.ndarray, np.dtype,
+    *([np.dtypes.UInt32DType] if hasattr(np, "dtypes") else []),             # the MT19937 key's dtype
+]
 
 
 class CheckpointError(ValueError):
@@ -46,20 +70,9 @@ def git_revision() -> str:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file in the target folder, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """torch.save through movnect.atomic: temporary file beside `path`, fsync, rename."""
+    with atomic.atomic_open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def save_checkpoint(
@@ -88,12 +101,26 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise CheckpointError(f"checkpoint not found: {p}")
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"checkpoint {p} is unreadable ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(_load_error(p, exc)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not a movnect checkpoint (expected format {FORMAT})")
     return ckpt
+
+
+def _load_error(path: Path, exc: Exception) -> str:
+    """One line for a failed load; refused objects are named (torch's message is a paragraph)."""
+    text = str(exc)
+    found = (re.search(r"unsupported GLOBAL ([\w.]+)", text) or re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+             or re.search(r"but got <class '([\w.]+)'>", text))
+    if found:
+        return (f"checkpoint {path} is refused: it holds {found.group(1)}, which loading would have to execute "
+                "(only tensors and plain data are loaded; was it made by movnect?)")
+    detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    first = detail.group(1) if detail else (text.strip().splitlines() or [""])[0]
+    return f"checkpoint {path} is unreadable ({type(exc).__name__}: {first})"
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig, Codec, dict[str, Any]]:

@@ -4,6 +4,11 @@ Every subcommand is a pair `_add_<name>(subparsers)` / `_run_<name>(args) -> int
 a user can cause (missing files, bad configs, wrong shapes, NaNs) reach `main` as exceptions
 and are printed as one line `movnect: error: ...` with exit code 2; MOVNECT_DEBUG=1 shows the
 traceback.
+
+Signals (docs/failure.md): SIGINT (Ctrl-C), SIGTERM and SIGHUP are one request to stop, for
+every command (movnect.interrupt): the command finalises what it has (predict writes the frames
+so far, the demo closes a playable video, train and distill save last.pt) and exits with 130,
+whichever of the three arrived. A signal ignored at start (nohup's SIGHUP) stays ignored.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import sys
 from pathlib import Path
 
 from movnect import __version__
+from movnect.interrupt import EXIT_INTERRUPTED, interrupt_signals, stop_handler
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -115,12 +121,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="override a config value, e.g. train.seed=1 or stages.1.epochs=3 (repeatable)")
     p.add_argument("--resume", help="training checkpoint to continue from exactly (e.g. RUN/checkpoints/last.pt)")
     p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the run folder (its checkpoints, metrics and logs are deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import signal
-
     from tqdm import tqdm
 
     from movnect.train.run import run_training
@@ -138,24 +144,18 @@ def _run_train(args: argparse.Namespace) -> int:
             bars[r.stage].update(1)
             bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", lr=f"{r.lr:.2e}", refresh=False)
 
-    def on_sigint(_sig: int, _frame: object) -> None:  # first Ctrl-C: save last.pt and stop
-        if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
-        print("\nmovnect: stopping after this step and saving last.pt (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop))
+        with interrupt_signals(stop_handler(stop)):
+            summary = run_training(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
+                                   overwrite=args.overwrite)
     finally:
-        signal.signal(signal.SIGINT, previous)
         for b in bars.values():
             b.close()
     if os.environ.get("RANK", "0") == "0":
         state = "stopped" if summary["stopped"] else "finished"
         print(f"{state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
               f"checkpoint {summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
-    return 0
+    return EXIT_INTERRUPTED if summary["stopped"] else 0
 
 
 def _add_distill(sub: argparse._SubParsersAction) -> None:
@@ -165,6 +165,8 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:
                    help="override a config value, e.g. distill.mimicry.alpha=0.3 or stages.1.epochs=3 (repeatable)")
     p.add_argument("--resume", help="checkpoint of a distillation run to continue exactly (RUN/checkpoints/last.pt)")
     p.add_argument("--out", help="run folder (default: runs/<config name>, or the resumed run's folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the run folder (its checkpoints, metrics and logs are deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--build-cache", metavar="OUT.h5",
                    help="only precompute the teacher's outputs on the un-augmented training rows into OUT.h5 "
@@ -173,8 +175,6 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_distill(args: argparse.Namespace) -> int:
-    import signal
-
     from tqdm import tqdm
 
     from teacher_student.run import build_cache_from_config, run_distill_from_config
@@ -202,24 +202,18 @@ def _run_distill(args: argparse.Namespace) -> int:
             bars[r.stage].update(1)
             bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", refresh=False)
 
-    def on_sigint(_sig: int, _frame: object) -> None:  # first Ctrl-C: save last.pt and stop
-        if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
-        print("\nmovnect: stopping after this step and saving last.pt (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop))
+        with interrupt_signals(stop_handler(stop)):
+            summary = run_distill_from_config(args.config, args.set, args.resume, args.out, on_step, lambda: bool(stop),
+                                              overwrite=args.overwrite)
     finally:
-        signal.signal(signal.SIGINT, previous)
         for b in bars.values():
             b.close()
     if os.environ.get("RANK", "0") == "0":
         state = "stopped" if summary["stopped"] else "finished"
         print(f"{summary['method']} {state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
               f"student {summary['student'] or summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
-    return 0
+    return EXIT_INTERRUPTED if summary["stopped"] else 0
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -243,6 +237,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     from movnect.evaluate import Protocol, evaluate, write_report
     from movnect.inference import resolve_model_spec
 
+    if args.out:  # before the work: a report that cannot be written is known now
+        from movnect.atomic import check_output_dir
+
+        check_output_dir(args.out, "--out")
     if args.checkpoint is not None:
         args.checkpoint = str(resolve_model_spec(args.checkpoint))
     protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test)
@@ -292,7 +290,7 @@ def _run_demo(args: argparse.Namespace) -> int:
                        detector=args.detector, person=args.person,
                        progress=lambda n: bar.update(n - bar.n))
     print(json.dumps(summary, indent=2))
-    return 0
+    return EXIT_INTERRUPTED if summary["interrupted"] else 0  # outputs are finalised either way
 
 
 def _csv(text: str | None) -> tuple[str, ...] | None:
@@ -514,16 +512,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run = {name: run for name, _add, run in COMMANDS}[args.command]
     try:
-        return int(run(args) or 0)
+        with interrupt_signals():  # SIGTERM and SIGHUP become the KeyboardInterrupt of Ctrl-C
+            return int(run(args) or 0)
     except KeyboardInterrupt:
         print("movnect: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the one place a user-facing error becomes one line
         if os.environ.get("MOVNECT_DEBUG"):
             raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         known = (ValueError, OSError, KeyError, ImportError)
-        prefix = "" if isinstance(exc, known) else f"{type(exc).__name__}: "
+        name = type(exc).__name__
+        if name == "error":  # struct.error, zlib.error...: "error: error: ..." said nothing
+            name = f"{type(exc).__module__}.{name}"
+        prefix = "" if isinstance(exc, known) else f"{name}: "
         print(f"movnect: error: {prefix}{msg}", file=sys.stderr)
         return 2
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,10 +67,16 @@ def load_detector(choice: str):
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
-    """'HOST:PORT' -> (host, port) with a one-line error for anything else."""
+    """'HOST:PORT' -> (host, port) with a one-line error for anything else, including a host
+    name that does not resolve (checked now, not ~30 frames into the run)."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"--vmc expects HOST:PORT (e.g. 127.0.0.1:39539), got {text!r}")
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(f"--vmc {text}: cannot resolve host {host!r} ({reason})") from None
     return host, int(port)
 
 
@@ -280,9 +287,20 @@ def run_demo(estimator: PoseEstimator, source: str, options: DemoOptions,
         "shown": show,
     }
     if options.out_dir is not None:
-        options.out_dir.mkdir(parents=True, exist_ok=True)
-        (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        from movnect.atomic import write_json
+
+        write_json(options.out_dir / "summary.json", summary, indent=2)
     return summary
+
+
+def _check_outputs(options: DemoOptions) -> None:
+    from movnect.atomic import check_output_dir, check_output_file
+
+    if options.out_dir is not None:
+        check_output_dir(options.out_dir, "--out")
+    for path, option in ((options.bvh, "--bvh"), (options.jsonl, "--jsonl")):
+        if path is not None:
+            check_output_file(path, option)
 
 
 def load_demo_estimator(spec: str) -> PoseEstimator:
@@ -311,6 +329,9 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
     into the output folder once) and the model, then `run_demo`."""
     from movnect.sample_clip import sample_intrinsics, write_sample_clip
 
+    receiver = parse_host_port(vmc) if vmc else None  # first: before the sample clip is rendered
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
     intrinsics = None
     if source == "sample" and detector == "auto":
         # the sample clip's rendered stick figures are not people to a real-image detector
@@ -332,11 +353,10 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
         out_dir=Path(out_dir) if out_dir else None,
         bvh=Path(bvh) if bvh else None,
         jsonl=Path(jsonl) if jsonl else None,
-        vmc=parse_host_port(vmc) if vmc else None,
+        vmc=receiver,
         show=show, max_frames=max_frames, live=LiveConfig(fov_deg=fov_deg, person=person),
         detector=detector,
     )
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
+    _check_outputs(options)  # before the model loads and frames are spent
     estimator = load_demo_estimator(model)
     return run_demo(estimator, source, options, intrinsics, progress)

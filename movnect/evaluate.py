@@ -11,7 +11,7 @@ movnect.skeleton; metrics from movnect.metrics on root-relative poses:
 Two sources of predictions: a checkpoint run on the file's stored crops (optionally with the
 flip test: maps of the mirrored crop mapped back with codec.flip_maps and averaged), or an
 .npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
-frame, which must cover exactly the protocol's rows.
+frame, which must cover exactly the protocol's rows, be finite and within MAX_ABS_MM.
 """
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from movnect import metrics, skeleton
+from movnect import atomic, metrics, skeleton
 from movnect.codec import Codec
+
+
+MAX_ABS_MM = 1e5  # |coordinate| sanity limit for predictions: 100 m from the camera
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,12 @@ def read_predictions(path: str | Path, gt: GroundTruth) -> np.ndarray:
         raise ValueError(f"{p}: predictions cover {len(index)} rows but the protocol selects {len(gt.rows)} ({detail})")
     if not np.isfinite(joints).all():
         raise ValueError(f"{p}: joints3d contains NaN or infinite values")
+    absurd = np.abs(joints) > MAX_ABS_MM
+    if absurd.any():  # finite but no pose in millimetres: the metrics would overflow to inf
+        i, j, _ = np.argwhere(absurd)[0]
+        raise ValueError(f"{p}: joints3d row {i} (dataset row {index[i]}) joint {skeleton.JOINT_NAMES[j]} is "
+                         f"{joints[i, j].tolist()} mm, beyond the sanity limit of {MAX_ABS_MM:g} mm "
+                         f"({int(absurd.any(axis=(1, 2)).sum())} row(s) affected): wrong units?")
     return joints[np.argsort(index)]
 
 
@@ -245,7 +254,7 @@ def markdown_report(result: dict[str, Any]) -> str:
 
 
 def action_chart(result: dict[str, Any], path: str | Path) -> None:
-    """Per-action bar chart (MPJPE and PA-MPJPE) as a PNG."""
+    """Per-action bar chart (MPJPE and PA-MPJPE) as a PNG (written atomically)."""
     from matplotlib.figure import Figure
 
     names = list(result["per_action"])
@@ -261,17 +270,15 @@ def action_chart(result: dict[str, Any], path: str | Path) -> None:
                  f"{', flip test' if p['flip_test'] else ''}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(str(path), dpi=100)
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def write_report(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write eval.json, eval.md and eval_actions.png into `out_dir`; returns their paths."""
-    import json
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write eval.json, eval.md and eval_actions.png into `out_dir` (each atomically); returns their paths."""
+    out = atomic.check_output_dir(out_dir, "--out")
     paths = {"json": out / "eval.json", "markdown": out / "eval.md", "chart": out / "eval_actions.png"}
-    paths["json"].write_text(json.dumps(result, indent=2) + "\n")
-    paths["markdown"].write_text(markdown_report(result))
+    atomic.write_json(paths["json"], result, indent=2)
+    atomic.write_text(paths["markdown"], markdown_report(result))
     action_chart(result, paths["chart"])
     return paths

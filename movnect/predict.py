@@ -7,34 +7,18 @@ The output JSON:
                "joints3d": [[x, y, z] x J], "confidence": [c x J]}, ...]}
 Every frame uses the full-frame box (inference.full_frame_box); `movnect demo` is the
 tracked, filtered and fitted pipeline.
-The file is written atomically once all frames are done, or on Ctrl-C with the frames so far.
+The output is checked for writability first; the file is written atomically once all frames are
+done, or on Ctrl-C (or SIGTERM / SIGHUP, which the CLI turns into the same) with the frames so far.
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from movnect import skeleton
+from movnect import atomic, skeleton
 from movnect.inference import full_frame_box, iter_frames, load_estimator, predict_frame
-
-
-def write_json_atomic(obj: Any, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _round(a: np.ndarray, digits: int) -> list:
@@ -46,6 +30,7 @@ def predict_file(model_spec: str, input_path: str | Path, json_out: str | Path) 
 
     Returns a summary dict: {"frames": count, "note": optional message for the user}.
     """
+    atomic.check_output_file(json_out, "--json")  # before the work, not after it
     estimator = load_estimator(model_spec)
     doc: dict[str, Any] = {
         "model": str(model_spec),
@@ -75,7 +60,7 @@ def predict_file(model_spec: str, input_path: str | Path, json_out: str | Path) 
             })
     except KeyboardInterrupt:
         interrupted = True
-    write_json_atomic(doc, json_out)
+    atomic.write_json(json_out, doc)
     if interrupted:
         raise KeyboardInterrupt
     return {"frames": len(doc["frames"]), "note": getattr(estimator, "note", "")}

@@ -8,12 +8,12 @@ room (`empty_seconds`), so the demo's "nobody in view" path runs too.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from movnect import atomic
 from movnect import camera as cam
 from movnect.live import intrinsics_from_fov
 
@@ -89,7 +89,7 @@ def write_sample_clip(path: str | Path, seconds_per_action: float = 3.0, fps: in
     meta = {"fps": fps, "frames": len(truth), "width": width, "height": height,
             "focal": list(i.focal), "center": list(i.center), "actions": list(SAMPLE_ACTIONS),
             "seed": seed, "joints3d_camera_mm": truth}
-    Path(str(path) + ".json").write_text(json.dumps(meta))
+    atomic.write_json(Path(str(path) + ".json"), meta)
     return meta
 
 

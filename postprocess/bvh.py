@@ -31,6 +31,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from movnect import atomic
 from movnect.skeleton import NUM_JOINTS, PARENTS
 from postprocess.kinematics import REST_DIRECTIONS, Skeleton
 
@@ -206,7 +207,5 @@ def repair_bvh(path: str | Path) -> int:
     field_width = len(lines[0]) - len(b"Frames: ")
     count = str(len(rows)).encode().ljust(max(field_width, 1))
     body = b"\n".join([b"Frames: " + count, lines[1]] + rows) + b"\n"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(head + sep + body)
-    os.replace(tmp, path)
+    atomic.write_bytes(path, head + sep + body)
     return len(rows)

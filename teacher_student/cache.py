@@ -26,6 +26,7 @@ get the live teacher; see `CachedTeacherDataset`.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from movnect import atomic
 from movnect.codec import Codec
 
 FORMAT = "movnect-teacher-cache/1"
@@ -75,7 +77,7 @@ def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     teacher.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     n = len(dataset)  # type: ignore[arg-type]
@@ -114,7 +116,7 @@ def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, 
                 "codec": json.dumps(codec.to_dict()), "teacher_model": json.dumps(teacher_model),
                 "input_size": codec.config.input_size, "has_feature": bool(include_feature),
             })
-        tmp.replace(path)
+        atomic.commit(tmp, path)  # fsync, ordinary mode, rename
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from movnect import atomic
 from movnect.checkpoint import load_model, save_checkpoint
 from movnect.codec import Codec
 from movnect.models import build_model
@@ -97,7 +98,7 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
         from movnect.train.config import dump_toml
 
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "distill.toml").write_text(dump_toml(distill_to_dict(exp, distill)))
+        atomic.write_text(run_dir / "distill.toml", dump_toml(distill_to_dict(exp, distill)))
     summary = trainer.fit(sets, val_set, resume=resume, on_step=on_step, should_stop=should_stop)
     summary["student"] = None
     if not summary["stopped"] and env.is_main:
@@ -124,23 +125,25 @@ def resolve_distill_experiment(config: str | Path | None, overrides: list[str],
 def run_distill_from_config(config: str | Path | None, overrides: list[str] | None = None,
                             resume: str | Path | None = None, out: str | Path | None = None,
                             on_step: Callable[[StepReport], None] | None = None,
-                            should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+                            should_stop: Callable[[], bool] | None = None,
+                            overwrite: bool = False) -> dict[str, Any]:
     """What `movnect distill` calls: process group, datasets, the method's trainer, fit,
-    student.pt and summary.json (in the run folder, default runs/<config name>)."""
-    import json
-
+    student.pt and summary.json (in the run folder, default runs/<config name>). A folder
+    holding an earlier run is refused unless `resume` or `overwrite` (movnect.train.run)."""
     from movnect.train.checkpoints import read_training_checkpoint
     from movnect.train.data import build_datasets
     from movnect.train.distributed import setup_distributed, teardown_distributed
-    from movnect.train.run import default_run_dir
+    from movnect.train.run import check_run_dir, claim_run_dir, default_run_dir
 
     exp, distill = resolve_distill_experiment(config, overrides or [], resume)
     run_dir = Path(out) if out is not None else default_run_dir(config, resume)
+    check_run_dir(run_dir, resume, overwrite)  # every process, before any slow set-up
     if resume is not None:  # fail before the slow set-up when the checkpoint cannot resume
         read_training_checkpoint(resume, exp.model)
     if distill.uses_teacher:  # and before it when the teacher does not fit the student
         load_teacher(distill.teacher, exp.model, Codec(exp.codec))
     env = setup_distributed(exp.train.device)
+    lock = claim_run_dir(run_dir, resume, overwrite) if env.is_main else None
     try:
         train_sets, val_set = build_datasets(exp, Codec(exp.codec))
         summary = run_distillation(exp, distill, run_dir, train_sets, val_set, env, augmented=exp.data.augment.enabled,
@@ -148,9 +151,11 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
         summary["world_size"] = env.world_size
         summary["method"] = distill.method
         if env.is_main:
-            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            atomic.write_json(run_dir / "summary.json", summary, indent=2)
         return summary
     finally:
+        if lock is not None:
+            lock.release()
         teardown_distributed()
 
 

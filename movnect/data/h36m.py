@@ -7,14 +7,14 @@ distortion; each kept video frame is cropped to a square around the projected jo
 JPEG with its metadata. The HDF5 schema is documented in docs/data.md.
 
 Safety and resumability: every sequence is written as its own shard file in `<out>.parts/`
-(temporary name, then an atomic rename), so a re-run reuses finished shards and redoes only the
-rest. The shards are merged into `<out>.partial`, which gets the attribute complete=True and is
+(temporary name, fsync, then an atomic rename), so a re-run reuses finished shards and redoes
+only the rest; a shard that cannot be read back is named in the summary's notes, deleted and
+converted again. `<out>.parts/.lock` keeps a second conversion to the same output out. The shards are merged into `<out>.partial`, which gets the attribute complete=True and is
 renamed to `<out>` only at the very end; readers (`open_h36m`) refuse files without it.
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,8 +23,9 @@ from typing import Callable
 
 import numpy as np
 
-from movnect import skeleton
+from movnect import atomic, skeleton
 from movnect.camera import CropBox, crop_image, project, world_to_camera
+from movnect.locks import FolderLock
 from movnect.data.h36m_release import (
     ACTIONS, Sequence, SequenceError, discover, open_video, read_poses, release_camera, subject_key,
 )
@@ -132,11 +133,32 @@ def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Pat
     except SequenceError as exc:
         return SequenceResult(seq.name, "skipped", message=str(exc))
     idx = np.asarray(frames)
-    i_ = camera.intrinsics
     tmp = shard.with_name(shard.name + ".tmp")
+    try:
+        _write_shard(tmp, seq, camera, jpgs, idx, j3d, j2d, boxes, warnings)
+        atomic.commit(tmp, shard)  # fsync before the rename: a power cut leaves no empty shard
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return SequenceResult(seq.name, "converted", len(jpgs), warnings=warnings)
+
+
+def _write_vlen(ds, start: int, arrays: list[np.ndarray]) -> None:
+    """Store uint8 arrays in rows start.. of a vlen dataset (h5py cannot broadcast a single one)."""
+    if len(arrays) == 1:
+        ds[start] = arrays[0]
+    elif arrays:
+        ds[start:start + len(arrays)] = np.array(list(arrays) + [None], dtype=object)[:-1]
+
+
+def _write_shard(tmp: Path, seq: Sequence, camera, jpgs: list[np.ndarray], idx: np.ndarray, j3d: np.ndarray,
+                 j2d: np.ndarray, boxes: list[np.ndarray], warnings: list[str]) -> None:
+    import h5py
+
+    i_ = camera.intrinsics
     with h5py.File(tmp, "w") as f:
         ds = f.create_dataset("images", (len(jpgs),), dtype=h5py.vlen_dtype(np.uint8))
-        ds[...] = np.array(jpgs + [None], dtype=object)[:-1]
+        _write_vlen(ds, 0, jpgs)
         f["joints3d"] = j3d[idx].astype(np.float32)
         f["joints2d"] = j2d[idx].astype(np.float32)
         f["crop_box"] = np.asarray(boxes, dtype=np.float32)
@@ -148,8 +170,6 @@ def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Pat
             "image_size": np.array([i_.width, i_.height], dtype=np.int32),
             "extrinsics": np.array([*camera.extrinsics.orientation, *camera.extrinsics.translation]),
         })
-    os.replace(tmp, shard)
-    return SequenceResult(seq.name, "converted", len(jpgs), warnings=warnings)
 
 
 def _convert_task(args: tuple[Sequence, Path, PrepareOptions, Path]) -> SequenceResult:
@@ -178,18 +198,26 @@ def prepare_h36m(root: str | Path, out: str | Path, opts: PrepareOptions = Prepa
         raise FileNotFoundError(f"no convertible sequences under {root}{detail}")
     work = out.with_name(out.name + ".parts")
     work.mkdir(parents=True, exist_ok=True)
+    with FolderLock(work / ".lock", f"output {out}"):  # one conversion per output at a time
+        return _prepare_locked(root, out, work, sequences, problems, opts, progress)
+
+
+def _prepare_locked(root: Path, out: Path, work: Path, sequences: list[Sequence], problems: list[str],
+                    opts: PrepareOptions, progress: Callable[[SequenceResult, int, int], None] | None,
+                    ) -> PrepareSummary:
     params, pfile = _params(root, opts), work / "params.json"
     if pfile.exists() and json.loads(pfile.read_text()) != params:
         raise ValueError(f"{work} holds a conversion with other options "
                          f"({pfile.read_text().strip()}); delete it or rerun with the same options")
-    pfile.write_text(json.dumps(params))
+    atomic.write_json(pfile, params)
     results: list[SequenceResult] = []
     todo = []
     total = len(sequences)
     for seq in sequences:
         shard = _shard_path(work, seq)
-        if shard.exists():
-            results.append(_reused(seq, shard))
+        reused = _reused(seq, shard, problems) if shard.exists() else None
+        if reused is not None:
+            results.append(reused)
             if progress:
                 progress(results[-1], len(results), total)
         else:
@@ -212,18 +240,37 @@ def prepare_h36m(root: str | Path, out: str | Path, opts: PrepareOptions = Prepa
     if not shards:
         raise ValueError(f"no sequence of {root} could be converted; first problem: "
                          f"{next((r.message for r in results if r.message), 'none')}")
-    rows = _merge(shards, out, params, results, problems)
+    try:
+        rows = _merge(shards, out, params, results, problems)
+    except BaseException:  # e.g. a full disk: the shards stay for the next run, no stray file
+        out.with_name(out.name + ".partial").unlink(missing_ok=True)
+        raise
     shutil.rmtree(work, ignore_errors=True)
     order = {s.name: k for k, s in enumerate(sequences)}
     results.sort(key=lambda r: order[r.name])
     return PrepareSummary(out, rows, results, problems)
 
 
-def _reused(seq: Sequence, shard: Path) -> SequenceResult:
+SHARD_DATASETS = ("images", "joints3d", "joints2d", "crop_box", "frame")
+
+
+def _reused(seq: Sequence, shard: Path, problems: list[str]) -> SequenceResult | None:
+    """The finished shard of `seq`, or None if it is damaged: then it is deleted (to be converted
+    again) and a note naming it is added to `problems`."""
     import h5py
 
-    with h5py.File(shard, "r") as f:
-        return SequenceResult(seq.name, "reused", int(f.attrs["rows"]), warnings=json.loads(f.attrs["warnings"]))
+    try:
+        with h5py.File(shard, "r") as f:
+            rows = int(f.attrs["rows"])
+            bad = [k for k in SHARD_DATASETS if k not in f or len(f[k]) != rows]
+            if bad:
+                raise ValueError(f"dataset {bad[0]} missing or not {rows} rows")
+            return SequenceResult(seq.name, "reused", rows, warnings=json.loads(f.attrs["warnings"]))
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError... for damaged files
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problems.append(f"damaged shard {shard} ({detail}): removed and converted again")
+        shard.unlink(missing_ok=True)
+        return None
 
 
 def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceResult],
@@ -259,7 +306,7 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
             with h5py.File(p, "r") as s:
                 n = int(m["rows"])
                 b = a + n
-                images[a:b] = s["images"][...]
+                _write_vlen(images, a, list(s["images"][...]))
                 for k in ("joints3d", "joints2d", "crop_box", "frame"):
                     ds[k][a:b] = s[k][...]
             ds["intrinsics"][a:b] = m["intrinsics"]
@@ -283,7 +330,7 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
             "warnings": json.dumps([w for r in results for w in r.warnings]),
         })
         f.attrs["complete"] = True  # last: a file without it is never taken for a finished one
-    os.replace(tmp, out)
+    atomic.commit(tmp, out)
     return total
 
 

@@ -12,6 +12,7 @@ renders at reduced resolution (intrinsics scaled); real releases never have it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,7 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"Human3.6M release root not found: {root}")
+    _check_readable(root, subjects)
     found_subjects = sorted((p.parent.parent.name for p in root.glob("S*/MyPoseFeatures/D3_Positions")
                              if p.is_dir()), key=subject_key)
     if not found_subjects:
@@ -110,6 +112,28 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
                     sequences.append(seq)
     sequences.sort(key=lambda s: (subject_key(s.subject), s.stem, s.camera))
     return sequences, problems
+
+
+def _check_readable(root: Path, subjects: tuple[str, ...] | None) -> None:
+    """PermissionError naming the folder if a (requested) subject's folders cannot be listed;
+    `glob` would skip them without a word and the subject would silently be missing."""
+    _listdir(root, "release root")
+    for folder in sorted(root.glob("S*")):
+        if subjects is not None and folder.name not in subjects:
+            continue
+        for sub in (folder, folder / "MyPoseFeatures", folder / "MyPoseFeatures" / "D3_Positions", folder / "Videos"):
+            if _listdir(sub, f"subject {folder.name}: folder") is None:
+                break
+
+
+def _listdir(folder: Path, what: str) -> list[str] | None:
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError as exc:
+        raise PermissionError(f"{what} {folder} is unreadable ({exc.strerror}); fix its permissions "
+                              "or leave the subject out with --subjects") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ These are synthetic images for testing the 2D loaders, not COCO data.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from movnect import atomic
 from movnect import camera as cam
 from movnect.data.h36m_release import ACTIONS
 from movnect.data.synthetic import synth_cameras
@@ -177,8 +177,6 @@ def write_coco(out: str | Path, cfg: CocoSynthConfig = CocoSynthConfig(),
                         "keypoints": list(COCO_KEYPOINTS), "skeleton": [list(e) for e in COCO_SKELETON]}],
     }
     path = out / ANNOTATION_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(path)
+    atomic.write_json(path, doc)
     return {"out": str(out), "annotations": str(path), "images": len(images), "people": len(annotations),
             "seconds": time.perf_counter() - t0}

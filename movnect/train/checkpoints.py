@@ -7,7 +7,8 @@ read it like any other) whose `extra` holds:
               current epoch, optimisation steps done in the run)
   optimizer, scheduler, scaler    state_dicts of the objects of stage `optimizer_stage` (the
               position may already point at the next stage, which starts fresh ones)
-  rng         per-rank {python, numpy, torch, cuda} generator states
+  rng         per-rank {python, numpy, torch, cuda} generator states, as tensors and plain
+              data only (numpy's key as an int64 tensor), so the file loads with weights_only
   run_config  the resolved ExperimentConfig as a dict
   metrics     the latest validation figures; best = {stage, name, value}
   trainer     free-form state of a Trainer subclass (e.g. distillation projections)
@@ -15,10 +16,7 @@ read it like any other) whose `extra` holds:
 """
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from movnect import atomic
 from movnect.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from movnect.codec import Codec
 from movnect.models import ModelConfig
@@ -47,9 +46,11 @@ class Position:
 
 def capture_rng() -> dict[str, Any]:
     """The process's generator states (python, numpy, torch CPU, every CUDA device)."""
+    name, key, pos, has_gauss, gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": {"bit_generator": str(name), "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "torch": torch.random.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -60,7 +61,11 @@ def capture_rng() -> dict[str, Any]:
 def restore_rng(state: dict[str, Any]) -> None:
     """Inverse of `capture_rng` (CUDA states only where devices exist)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    npy = state["numpy"]
+    if isinstance(npy, dict):
+        key = npy["key"].numpy() if isinstance(npy["key"], torch.Tensor) else np.asarray(npy["key"])
+        npy = (npy["bit_generator"], key.astype(np.uint32), npy["pos"], npy["has_gauss"], npy["gauss"])
+    np.random.set_state(npy)  # a tuple: checkpoints written before the tensor form
     torch.random.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -116,14 +121,5 @@ def position_of(ckpt: dict[str, Any]) -> Position:
 
 
 def copy_checkpoint(src: str | Path, dst: str | Path) -> None:
-    """Copy a checkpoint file atomically (temporary file in the target folder, then rename)."""
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Copy a checkpoint file atomically (movnect.atomic.copy_file)."""
+    atomic.copy_file(src, dst)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from movnect.codec import CodecConfig
 from movnect.data.transforms import AugmentConfig
 from movnect.config import ConfigError, apply_overrides, from_dict, read_toml, to_dict
+from movnect.locks import check_path_name
 from movnect.models import ModelConfig
 
 
@@ -105,6 +106,7 @@ class StageConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self) -> None:
+        check_path_name(self.name, "stage name")  # names checkpoints/stage-<name>.pt
         if self.epochs < 1 or self.batch_size < 1 or self.steps_per_epoch < 0:
             raise ValueError(f"stage {self.name!r}: epochs and batch_size >= 1, steps_per_epoch >= 0 required")
         if not self.sources:

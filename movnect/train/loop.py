@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from movnect import atomic
 from movnect.checkpoint import load_state, read_checkpoint
 from movnect.codec import Codec
 from movnect.models import ModelConfig, PoseOutput
@@ -176,10 +177,12 @@ class Trainer:
                 last_epoch = epoch + 1 == self.stage.epochs
                 pos = ck.Position(s + 1, 0, 0, self.step) if last_epoch else ck.Position(s, epoch + 1, 0, self.step)
                 average_buffers(self.train_module(), self.env)
+                # saved before validating, so an error in validation cannot lose the epoch
+                self._save("last.pt", pos, opt, sched, scaler)
                 improved = False
                 if val_loader is not None and ((epoch + 1) % self.cfg.val_every == 0 or last_epoch):
                     improved = self._validate(val_loader)
-                self._save("last.pt", pos, opt, sched, scaler)
+                    self._save("last.pt", pos, opt, sched, scaler)  # again, with the new figures and best
                 if improved:
                     self._copy("last.pt", "best.pt")
                 if last_epoch:
@@ -211,7 +214,7 @@ class Trainer:
             load_state(self.model, init["model"], f"train.init_from {self.cfg.init_from}")
         if self.env.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(dump_toml(experiment_to_dict(self.exp)))
+            atomic.write_text(self.run_dir / "config.toml", dump_toml(experiment_to_dict(self.exp)))
         return ckpt
 
     def _restore_stage(self, ckpt: dict[str, Any], opt: torch.optim.Optimizer,

@@ -70,3 +70,35 @@ def test_load_state_mismatch_names_the_problem():
         ck.load_state(a, b.state_dict(), "x.pt")
     with pytest.raises(ck.CheckpointError, match="1 missing"):
         ck.load_state(a, {"conv.weight": a.conv.weight}, "x.pt")
+
+
+def test_load_runs_no_code_and_names_what_it_refused(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    torch.save({"format": ck.FORMAT, "extra": {"x": Payload()}}, tmp_path / "evil.pt")
+    with pytest.raises(ck.CheckpointError, match=r"evil.pt is refused: it holds posix.mkdir"):
+        ck.read_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_numeric_numpy_arrays_of_older_checkpoints_load_object_arrays_do_not(tmp_path):
+    import numpy as np
+
+    torch.save({"format": ck.FORMAT, "rng": np.random.get_state()}, tmp_path / "old.pt")
+    state = ck.read_checkpoint(tmp_path / "old.pt")["rng"]
+    assert state[1].dtype == np.uint32 and state[1].shape == (624,)
+    torch.save({"format": ck.FORMAT, "a": np.array([1, "x"], dtype=object)}, tmp_path / "obj.pt")
+    with pytest.raises(ck.CheckpointError, match="is refused"):
+        ck.read_checkpoint(tmp_path / "obj.pt")
+
+
+def test_embedded_default_model_loads_weights_only():
+    from movnect.inference import DEFAULT_MODEL_FILE
+
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(DEFAULT_MODEL_FILE) == []
+    model, cfg, _codec, _ = ck.load_model(DEFAULT_MODEL_FILE)
+    assert cfg.name and not model.training

@@ -114,3 +114,14 @@ def test_checkpoint_for_another_config_is_refused(capsys, tmp_path):
 def test_no_command_prints_help(capsys):
     code, out, _ = run(capsys)
     assert code == 2 and "predict" in out
+
+
+def test_lowercase_library_errors_are_qualified(capsys, monkeypatch):
+    import struct
+
+    def boom(args):
+        struct.unpack_from("<I", b"")
+
+    monkeypatch.setattr(cli, "COMMANDS", [("info", cli.COMMANDS[0][1], boom)] + cli.COMMANDS[1:])
+    code, _, err = run(capsys, "info", "--model", "x")
+    assert_one_line_error(code, err, "struct.error: unpack_from")

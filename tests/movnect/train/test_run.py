@@ -109,8 +109,9 @@ def test_one_line_errors(tmp_path: Path, tiny_data: list[str], capsys: pytest.Ca
     last = str(tmp_path / "r" / "checkpoints" / "last.pt")
     err = _err(base + ["--resume", last, "--set", "model.width=0.5"], capsys)
     assert "does not match the model config (width: checkpoint 0.35 vs config 0.5)" in err
-    err = _err(base + ["--set", "model.name='litepose'", "--set", f"train.init_from='{last}'"], capsys)
+    fresh = ["--out", str(tmp_path / "r2")]  # r holds a run: a new run there is refused (test_reliability)
+    err = _err(base + fresh + ["--set", "model.name='litepose'", "--set", f"train.init_from='{last}'"], capsys)
     assert "train.init_from" in err and "does not match the model config" in err
     assert "unknown key(s) lr" in _err(base + ["--set", "train.lr=1"], capsys)
-    assert "data.mpii is empty" in _err(base + ["--set", "stages.0.sources=['mpii']"], capsys)
+    assert "data.mpii is empty" in _err(base + fresh + ["--set", "stages.0.sources=['mpii']"], capsys)
     assert "train needs --config" in _err(["train"], capsys)

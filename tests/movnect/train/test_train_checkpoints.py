@@ -22,6 +22,18 @@ def test_rng_round_trip() -> None:
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == a
 
 
+def test_rng_state_survives_a_weights_only_load(tmp_path: Path) -> None:
+    """RNG states are tensors and plain data: the file has nothing outside the default allow-list."""
+    torch.save({"rng": ck.capture_rng()}, tmp_path / "r.pt")
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "r.pt") == []
+    state = torch.load(tmp_path / "r.pt", weights_only=True)["rng"]
+    a = (random.random(), float(np.random.rand()), float(np.random.randn()), float(torch.rand(())))
+    ck.restore_rng(state)
+    assert (random.random(), float(np.random.rand()), float(np.random.randn()), float(torch.rand(()))) == a
+    old = dict(state, numpy=np.random.get_state())  # the tuple form of older checkpoints
+    ck.restore_rng(old)
+
+
 def test_model_config_mismatch_names_the_fields() -> None:
     ckpt = {"model_config": {"name": "movnect", "num_joints": 17, "width": 0.5, "depth": 50, "kernel_size": 7}}
     ck.check_model_config(ckpt, ModelConfig(name="movnect", width=0.5), "x")
