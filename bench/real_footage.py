@@ -304,6 +304,11 @@ def main() -> None:
                             "made_from": "BlazePose heavy 2D, 4-view DLT (favours BlazePose)"},
               "crops_3d": [], "live_2d": {}, "machine": {"python": platform.python_version(),
                                                           "cpu": platform.processor() or platform.machine()}}
+    gt = np.stack([skeleton.root_relative(it["cam"]) for it in items])[:, SHARED]
+    const = np.broadcast_to(gt.mean(0), gt.shape)  # an oracle constant: the reference's own mean pose
+    result["crops_3d"].append({"model": "constant mean pose (oracle)", "crops": len(items),
+                               "mpjpe_mm": round(float(mpjpe_errors(const, gt, root=0).mean()), 1),
+                               "pa_mpjpe_mm": round(float(pa_mpjpe_errors(const, gt).mean()), 1)})
     for name in [m for m in args.models.split(",") if m]:
         r = score_model(name, items)
         log(json.dumps(r))

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from movnect import atomic
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -173,9 +175,7 @@ def _extract(archive_file: Path, member: str, dest: Path) -> None:
     else:
         with zipfile.ZipFile(archive_file) as z:
             data = z.read(member)
-    tmp = dest.with_name(dest.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    atomic.write_bytes(dest, data)
 
 
 def fetch_assets(names: Iterable[str], progress: Callable[[str], None] | None = None) -> list[Path]:

@@ -430,24 +430,31 @@ def _run_label(args: argparse.Namespace) -> int:
     opts = LabelOptions(teacher=args.teacher, crop_size=args.crop_size, frame_step=args.frame_step,
                         fov_deg=args.fov, min_row_confidence=args.min_confidence, person=args.person,
                         workers=args.workers)
-    bar = tqdm(desc="label", unit="frame", disable=args.no_progress)
+    bars: list[tqdm] = []  # made on the first report, so input errors come before any bar
     done_frames = [0]
+
+    def bar() -> tqdm:
+        if not bars:
+            bars.append(tqdm(desc="label", unit="frame", disable=args.no_progress))
+        return bars[0]
 
     def on_input(result, done: int, total: int) -> None:  # an InputResult
         done_frames[0] += result.frames
-        bar.set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
-        bar.update(done_frames[0] - bar.n)
+        bar().set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
+        bar().update(done_frames[0] - bar().n)
+
+    def on_frames(name: str, n: int) -> None:
+        bar().update(max(0, done_frames[0] + n - bar().n))
 
     try:
-        summary = label_inputs(args.input, args.out, opts, on_input,
-                               lambda name, n: bar.update(max(0, done_frames[0] + n - bar.n)),
-                               overwrite=args.overwrite)
+        summary = label_inputs(args.input, args.out, opts, on_input, on_frames, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"movnect: finished inputs are kept in {args.out}.parts; re-run the same command to resume",
               file=sys.stderr)
         raise
     finally:
-        bar.close()
+        for b in bars:
+            b.close()
     frames = sum(r.frames for r in summary.results)
     dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.dropped().items())
     print(f"wrote {summary.out}: {summary.rows} rows from {frames} frames of {len(summary.results)} inputs "

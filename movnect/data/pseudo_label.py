@@ -25,7 +25,6 @@ by a re-run with the same options; the merged file is renamed into place last.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from movnect import skeleton
+from movnect import atomic, skeleton
 from movnect.camera import Intrinsics, crop_image
 from movnect.data.h36m import FORMAT, VERSION, person_box
 from movnect.data.h36m_release import ACTIONS
@@ -218,7 +217,7 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
         for key, dt in dtypes.items():
             f[key] = np.asarray(cols[key], dtype=dt)
         f.attrs.update({"name": path.name, "rows": n, "frames": frames, "dropped": json.dumps(dropped)})
-    os.replace(tmp, shard)
+    atomic.commit(tmp, shard)
     return InputResult(path.name, "labelled", n, frames, dropped)
 
 
@@ -265,7 +264,7 @@ def label_inputs(inputs: list[str | Path], out: str | Path, opts: LabelOptions =
     if pfile.exists() and json.loads(pfile.read_text()) != params:
         raise ValueError(f"{work} holds labels made with other options ({pfile.read_text().strip()}); "
                          "delete it or rerun with the same options")
-    pfile.write_text(json.dumps(params))
+    atomic.write_text(pfile, json.dumps(params))
     shards = [work / f"{k:04d}__{p.name}.h5" for k, p in enumerate(paths)]
     results: list[InputResult] = []
     todo = []
@@ -346,5 +345,5 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
             "warnings": json.dumps([]),
         })
         f.attrs["complete"] = True
-    os.replace(tmp, out)
+    atomic.commit(tmp, out)
     return total

@@ -68,4 +68,4 @@ def test_fetch_verifies_checksums_and_reuses_the_cache(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="checksum mismatch"):
         assets.fetch_assets(["bad"])
     assert not (tmp_path / "cache" / "x" / "bad.tflite").exists()
-    assert not list((tmp_path / "cache" / "x").glob("*.part"))
+    assert [p.name for p in (tmp_path / "cache" / "x").iterdir()] == ["model.tflite"]  # no stray temporaries
