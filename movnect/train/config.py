@@ -39,6 +39,7 @@ class DataConfig:
     val_frame_step: int = 64
     coco: str = ""                 # COCO keypoints JSON (2D-only data)
     coco_images: str = ""          # folder with the JSON's images
+    pseudo: str = ""               # HDF5 file written by `movnect label` (pseudo-labelled footage)
     mpii: str = ""                 # MPII annotations JSON (2D-only data)
     mpii_images: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training samples only
@@ -97,7 +98,10 @@ class LossConfig:
 class StageConfig:
     name: str = "3d"
     kind: Literal["2d", "3d"] = "3d"  # 2d: heatmap loss only; 3d: + location (+ bone) maps
-    sources: tuple[Literal["h36m", "coco", "mpii"], ...] = ("h36m",)
+    sources: tuple[Literal["h36m", "pseudo", "coco", "mpii"], ...] = ("h36m",)
+    # samples per epoch of each source as a multiple of its size (same order as sources;
+    # empty: 1 each); e.g. (1.0, 3.0) shows a small pseudo-labelled set three times per epoch
+    source_weights: tuple[float, ...] = ()
     epochs: int = 1
     steps_per_epoch: int = 0       # 0: one pass over the sources; > 0: at most this many steps
     batch_size: int = 32           # per process
@@ -113,6 +117,10 @@ class StageConfig:
             raise ValueError(f"stage {self.name!r}: needs at least one data source")
         if len(set(self.sources)) != len(self.sources):
             raise ValueError(f"stage {self.name!r}: repeated source in {self.sources}")
+        if self.source_weights and (len(self.source_weights) != len(self.sources)
+                                    or min(self.source_weights) <= 0):
+            raise ValueError(f"stage {self.name!r}: source_weights needs one positive weight per source "
+                             f"{self.sources}, got {self.source_weights}")
 
 
 @dataclass(frozen=True)

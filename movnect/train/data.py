@@ -1,8 +1,11 @@
 """Datasets of a run, built from its [data] table and each stage's `sources`.
 
 Sources: "h36m" (H36MDataset over data.h36m, train subjects and frame step, augmented),
-"coco" and "mpii" (2D-only CocoKeypoints / MpiiKeypoints, augmented). A stage with several
-sources trains on their concatenation (each epoch visits every sample of every source once).
+"pseudo" (H36MDataset over data.pseudo, every row of a `movnect label` file: the teacher's
+2D and 3D, joints below its confidence threshold masked), "coco" and "mpii" (2D-only
+CocoKeypoints / MpiiKeypoints, augmented). A stage with several sources trains on their
+concatenation: each epoch visits every sample of every source once, or, with the stage's
+`source_weights`, round(w x size) samples of each source spread evenly over it (`Weighted`).
 The validation set is the un-augmented H36MDataset of the validation subjects and frame step.
 
 Training sets are built with seed=None: their augmentation then draws from numpy's global
@@ -29,19 +32,38 @@ def _need(value: str, key: str, source: str) -> Path:
     return Path(value)
 
 
+class Weighted(Dataset):
+    """A source shown `weight` times per epoch: round(weight x len) items, item i being the
+    source's item floor(i x len / new_len) (a deterministic, even spread; weight < 1 subsamples)."""
+
+    def __init__(self, source: Dataset, weight: float) -> None:
+        self.source, self.n = source, len(source)  # type: ignore[arg-type]
+        self.length = max(1, round(weight * self.n))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.length:
+            raise IndexError(f"index {i} out of range for {self.length} samples")
+        return self.source[i * self.n // self.length]
+
+
 def build_source(exp: ExperimentConfig, codec: Codec, source: str) -> Dataset:
     """The augmented training dataset of one source."""
     d = exp.data
     if source == "h36m":
         return H36MDataset(_need(d.h36m, "h36m", source), codec, tuple(d.train_subjects),
                            d.train_frame_step, d.augment, seed=None)
+    if source == "pseudo":
+        return H36MDataset(_need(d.pseudo, "pseudo", source), codec, None, 1, d.augment, seed=None)
     if source == "coco":
         return CocoKeypoints(_need(d.coco, "coco", source), _need(d.coco_images, "coco_images", source),
                              codec, d.augment, seed=None)
     if source == "mpii":
         return MpiiKeypoints(_need(d.mpii, "mpii", source), _need(d.mpii_images, "mpii_images", source),
                              codec, d.augment, seed=None)
-    raise ConfigError(f"unknown data source {source!r}; choose h36m, coco or mpii")
+    raise ConfigError(f"unknown data source {source!r}; choose h36m, pseudo, coco or mpii")
 
 
 def build_datasets(exp: ExperimentConfig, codec: Codec) -> tuple[list[Dataset], Dataset | None]:
@@ -49,13 +71,14 @@ def build_datasets(exp: ExperimentConfig, codec: Codec) -> tuple[list[Dataset], 
     built: dict[str, Dataset] = {}
     stage_sets: list[Dataset] = []
     for stage in exp.stages:
-        parts = []
-        for source in stage.sources:
+        parts: list[Dataset] = []
+        weights = stage.source_weights or (1.0,) * len(stage.sources)
+        for source, w in zip(stage.sources, weights):
             if source not in built:
                 built[source] = build_source(exp, codec, source)
             if len(built[source]) == 0:  # type: ignore[arg-type]
                 raise ValueError(f"stage {stage.name!r}: source {source!r} has no samples")
-            parts.append(built[source])
+            parts.append(built[source] if w == 1.0 else Weighted(built[source], w))
         stage_sets.append(parts[0] if len(parts) == 1 else ConcatDataset(parts))
     val = None
     if exp.data.h36m and exp.train.val_every > 0:
