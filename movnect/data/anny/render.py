@@ -1,0 +1,182 @@
+"""One rendered sequence: a body, an outfit, a motion, a camera, a room, K training rows.
+
+Everything about sequence `index` of run `seed` comes from numpy.random.default_rng([seed,
+index]), so a sequence is the same whichever worker renders it and whenever.
+
+Per sequence: a subject name (S1, S5-S8 for training, S9/S11 for validation, as the training
+configs expect: 10 % of sequences are S9/S11), a phenotype with a sampled stature and skin
+tone, an outfit, a motion (one of the 15 Human3.6M actions from the motion generator, or
+random poses), K frames of it 5 frames apart at 50 fps (64 apart for S9/S11, the protocols'
+test step, so `select_rows(frame_step=64)` keeps them), a camera (webcam, phone or one of the
+Human3.6M cameras) that sees at least MIN_JOINTS_IN_FRAME joints in every frame (re-drawn
+until it does), a room, a light and a degradation style.
+
+Per frame: the 17 joints in the camera frame (mm) and their pinhole projection (full-image
+pixels); a square crop box around the joints inside the image (prepare-h36m's rule: side
+(1 + 2 margin) x their larger extent, here jittered in scale and position); the crop rendered
+directly (the crop's own intrinsics, so no full-size image is made), pixels outside the
+camera's image black as prepare-h36m's crops are, then degraded and JPEG-encoded.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from movnect.camera import CropBox, crop_intrinsics, project, world_to_camera
+from movnect.data.anny.appearance import BODY_SLOTS, sample_look
+from movnect.data.anny.body import AnnyBody, Phenotype, sample_phenotype, sample_skin, sample_stature
+from movnect.data.anny.degrade import degrade, sample_degradation
+from movnect.data.anny.joints import JointRegressor
+from movnect.data.anny.motion import MOTIONS, h36m_region, motion_tracks, open_region, perform
+from movnect.data.anny.raster import Mesh, Rasterizer, projection, vertex_normals
+from movnect.data.anny.scene import CAMERA_KINDS, sample_camera, sample_light, sample_room
+
+TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+TEST_SUBJECTS = ("S9", "S11")
+SUBJECTS = TRAIN_SUBJECTS + TEST_SUBJECTS
+TEST_SHARE = 0.1
+STEP_TRAIN, STEP_TEST = 5, 64
+MIN_JOINTS_IN_FRAME = 8
+CAMERA_P = (0.4, 0.25) + (0.35 / 4,) * 4    # webcam, phone, the four Human3.6M cameras
+RANDOM_P = 0.25                              # share of random-pose sequences
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    crop_size: int = 256
+    frames: int = 8               # rows per sequence
+    margin: float = 0.2           # crop side = (1 + 2 margin) x the joints' extent (before jitter)
+
+    def __post_init__(self) -> None:
+        if self.crop_size < 16 or self.frames < 1 or not 0.0 <= self.margin <= 2.0:
+            raise ValueError(f"need crop_size >= 16, frames >= 1, margin in [0, 2]; got {self}")
+
+
+class SequenceRenderer:
+    """Renders sequences; holds one Anny model and one GL context (one per process)."""
+
+    def __init__(self, opts: RenderOptions = RenderOptions()) -> None:
+        self.opts = opts
+        self.body = AnnyBody()
+        ref = self.body.rest(Phenotype(0.5, 2.0 / 3.0, 0.5, 0.5, 0.5, 0.5))
+        self.joints = JointRegressor(self.body.bone_labels, self.body.vertex_bone, ref["vertices"])
+        self.raster = Rasterizer(opts.crop_size)
+        self.timing = {"body": 0.0, "raster": 0.0, "compositing": 0.0, "encode": 0.0, "samples": 0}
+
+    def close(self) -> None:
+        self.raster.release()
+
+    def render(self, seed: int, index: int) -> dict[str, np.ndarray | list]:
+        """Rows of sequence `index`: a dict of per-row arrays (see writer.ROW_FIELDS) and metadata."""
+        o = self.opts
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([seed, index])
+        test = rng.uniform() < TEST_SHARE
+        subject = str(rng.choice(TEST_SUBJECTS if test else TRAIN_SUBJECTS))
+        step = STEP_TEST if test else STEP_TRAIN
+        motion = "Random" if rng.uniform() < RANDOM_P else str(rng.choice(MOTIONS[:-1]))
+        start = step * int(rng.integers(1, 4))
+        frames = start + step * np.arange(o.frames)
+        kind = str(rng.choice(CAMERA_KINDS, p=CAMERA_P))
+        lab = kind not in ("webcam", "phone")
+        tracks = motion_tracks(rng, motion, int(frames[-1]) + 1, h36m_region() if lab else open_region())
+        mid = frames[len(frames) // 2]
+        if not lab:
+            tracks["x"] = tracks["x"] - tracks["x"][mid]
+            tracks["y"] = tracks["y"] - tracks["y"][mid]
+        elif motion == "Random":
+            xy = h36m_region().sample(rng)
+            tracks["x"], tracks["y"] = tracks["x"] + xy[0], tracks["y"] + xy[1]
+        pheno = sample_phenotype(rng)
+        pheno = self.body.with_stature(pheno, sample_stature(rng, pheno))
+        stature = self.body.stature(pheno)
+        skin = sample_skin(rng)
+        perf = perform(self.body, pheno, tracks, frames)
+        rest = self.body.rest(pheno)
+        look = sample_look(rng, self.body.bone_labels, self.body.vertex_bone, rest["vertices"], rest["heads"],
+                           skin, pheno.gender)
+        joints_w = self.joints(perf.heads, perf.vertices)                     # (K, 17, 3) m
+        normals = [vertex_normals(v, self.body.faces) for v in perf.vertices]
+        t1 = time.perf_counter()
+
+        k_mid = len(frames) // 2
+        cam = None
+        for _ in range(30):
+            cam = sample_camera(rng, kind, joints_w[k_mid, 0], float(tracks["yaw"][mid]), stature)
+            jc = world_to_camera(joints_w * 1000.0, cam.extrinsics)
+            if np.any(jc[..., 2] < 300.0):
+                continue
+            uv = project(jc, cam.intrinsics, distortion=False)
+            w, h = cam.intrinsics.width, cam.intrinsics.height
+            inside = (uv[..., 0] > 1) & (uv[..., 0] < w - 2) & (uv[..., 1] > 1) & (uv[..., 1] < h - 2)
+            if inside.sum(axis=1).min() >= MIN_JOINTS_IN_FRAME:
+                break
+        centre = np.asarray(cam.extrinsics.translation) / 1000.0
+        rot_wc = cam.extrinsics.rotation.T
+        room = sample_room(rng, centre[None], perf.heads[:, 0, :2], 0.45, perf.seat,
+                           (centre, joints_w[k_mid, 0]), BODY_SLOTS)
+        light = sample_light(rng, room.floor_rgb)
+        materials = {k: np.concatenate([look.materials[k], room.materials[k]]) for k in look.materials}
+        room_mesh = Mesh(room.positions, room.normals, room.positions, room.material, room.faces)
+        deg = sample_degradation(rng)
+        view = np.eye(4)
+        view[:3, :3], view[:3, 3] = rot_wc, -rot_wc @ centre
+        s = o.crop_size
+        i_ = cam.intrinsics
+        rows = {"jpeg": [], "joints3d": [], "joints2d": [], "crop_box": [], "in_frame": []}
+        t2 = time.perf_counter()
+        self.timing["body"] += t1 - t0
+        for k in range(len(frames)):
+            ta = time.perf_counter()
+            j3 = world_to_camera(joints_w[k] * 1000.0, cam.extrinsics)
+            uv = project(j3, i_, distortion=False)
+            ok = (uv[:, 0] > -0.5) & (uv[:, 0] < i_.width - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < i_.height - 0.5)
+            pts = uv[ok] if ok.sum() >= 2 else uv
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            side = max(float((hi - lo).max()) * (1.0 + 2.0 * o.margin), 32.0) * rng.uniform(0.95, 1.15)
+            c = (lo + hi) / 2.0 + rng.normal(0.0, 0.04, 2) * side
+            box = CropBox.around(tuple(c), side)
+            ci = crop_intrinsics(i_, box, s)
+            proj = projection(*ci.focal, *ci.center, s, s)
+            person = Mesh(perf.vertices[k], normals[k], rest["vertices"], look.vertex_material, self.body.faces)
+            tb = time.perf_counter()
+            img = self.raster.render([person, room_mesh], proj, view, materials, light)
+            tc = time.perf_counter()
+            # pixels outside the camera's image are black, as in prepare-h36m's crops
+            u = box.x0 + np.arange(s) * side / s
+            v = box.y0 + np.arange(s) * side / s
+            img[(v < -0.5) | (v > i_.height - 0.5)] = 0
+            img[:, (u < -0.5) | (u > i_.width - 0.5)] = 0
+            img = degrade(img, deg, rng)
+            td = time.perf_counter()
+            okj, jpg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                                    [cv2.IMWRITE_JPEG_QUALITY, deg.jpeg_quality])
+            te = time.perf_counter()
+            rows["jpeg"].append(np.frombuffer(jpg.tobytes(), dtype=np.uint8))
+            rows["joints3d"].append(j3)
+            rows["joints2d"].append(uv)
+            rows["crop_box"].append(box.as_array())
+            rows["in_frame"].append(ok)
+            self.timing["body"] += tb - ta
+            self.timing["raster"] += tc - tb
+            self.timing["compositing"] += td - tc
+            self.timing["encode"] += te - td
+        self.timing["body"] += t2 - t1  # camera, room and light sampling counted with the body
+        self.timing["samples"] += len(frames)
+        intr = np.array([*i_.focal, *i_.center, 0, 0, 0, 0, 0], dtype=np.float64)
+        ext = np.array([*cam.extrinsics.orientation, *cam.extrinsics.translation], dtype=np.float64)
+        n = len(frames)
+        return {
+            "jpeg": rows["jpeg"], "joints3d": np.asarray(rows["joints3d"], dtype=np.float32),
+            "joints2d": np.asarray(rows["joints2d"], dtype=np.float32),
+            "crop_box": np.asarray(rows["crop_box"], dtype=np.float32),
+            "in_frame": np.asarray(rows["in_frame"], dtype=np.uint8),
+            "intrinsics": np.repeat(intr[None], n, 0), "extrinsics": np.repeat(ext[None], n, 0),
+            "image_size": np.repeat(np.array([[i_.width, i_.height]], dtype=np.int32), n, 0),
+            "frame": frames.astype(np.int32),
+            "meta": {"subject": subject, "motion": motion, "camera": kind, "index": int(index),
+                     "phenotype": [round(x, 4) for x in pheno.as_array().tolist()], "outfit": look.outfit},
+        }
