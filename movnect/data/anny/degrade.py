@@ -34,8 +34,8 @@ def sample_degradation(rng: np.random.Generator) -> Degradation:
         defocus=float(rng.uniform(0.3, 1.4)) if rng.uniform() < 0.3 else 0.0,
         motion=float(rng.uniform(2.0, 9.0)) if rng.uniform() < 0.25 else 0.0,
         motion_angle=float(rng.uniform(0, np.pi)),
-        noise=float(rng.uniform(0.5, 6.0)) if rng.uniform() < 0.7 else 0.0,
-        shot=float(rng.uniform(0.0, 0.8)), jpeg_quality=int(rng.integers(40, 96)))
+        noise=float(rng.uniform(0.5, 4.0)) if rng.uniform() < 0.7 else 0.0,
+        shot=float(rng.uniform(0.0, 0.5)), jpeg_quality=int(rng.integers(40, 96)))
 
 
 def degrade(image: np.ndarray, d: Degradation, rng: np.random.Generator) -> np.ndarray:

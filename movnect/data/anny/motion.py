@@ -135,7 +135,8 @@ def open_region() -> GridRegion:
 
 
 def random_tracks(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Smooth random poses: each angle eased between uniform draws inside 85 % of its limits."""
+    """Smooth random poses: each limb (and the trunk) eased between draws that are either near
+    neutral or uniform in 70 % of its joint limits around their middle."""
     d = np.radians
     tr: dict[str, np.ndarray] = {"x": np.zeros(n), "y": np.zeros(n), "sit": np.zeros(n),
                                  "yaw": rng.uniform(-np.pi, np.pi) + smooth_noise(rng, n, 0.2, d(30))}
@@ -144,11 +145,18 @@ def random_tracks(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     keys = [f"{k}_{s}" for k in keys for s in "lr"] + [k for k in names if k.startswith(("spine", "neck"))]
 
     def draw() -> np.ndarray:
+        # per limb group: near neutral (35 %) or anywhere in 70 % of the range around its middle
+        calm = {g: rng.uniform() < 0.35 for g in ("leg_l", "leg_r", "arm_l", "arm_r", "trunk")}
         out = []
         for k in keys:
             lo, hi = LIMITS_DEG[k[:-2] if k[-2:] in ("_l", "_r") else k]
-            mid, half = (lo + hi) / 2, 0.85 * (hi - lo) / 2
-            out.append(d(rng.uniform(mid - half, mid + half)))
+            group = ("leg" if k.startswith(("hip", "knee", "ankle")) else "arm") + k[-2:] \
+                if k[-2:] in ("_l", "_r") else "trunk"
+            if calm[group]:
+                out.append(d(np.clip(rng.normal(0.0, 8.0), lo, hi)))
+            else:
+                mid, half = (lo + hi) / 2, 0.7 * (hi - lo) / 2
+                out.append(d(rng.uniform(mid - half, mid + half)))
         return np.array(out)
 
     track = pose_to_pose(rng, n, draw, (0.2, 0.8), (0.4, 1.0))

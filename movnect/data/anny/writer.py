@@ -215,7 +215,8 @@ def _merge(shards: list[Path], out: Path, opts: SynthOptions) -> int:
                 counts = s["seq_rows"][...]
                 n = min(int(counts.sum()), total - a)
                 b = a + n
-                images[a:b] = s["images"][:n]
+                for r, jpg in enumerate(s["images"][:n]):  # row by row: h5py mis-shapes 1-row vlen slices
+                    images[a + r] = jpg
                 for k in ROW_FIELDS:
                     ds[k][a:b] = s[k][:n]
             r = a

@@ -1,0 +1,69 @@
+"""GL projection convention, vertex normals, and a rendered box where camera.project says."""
+import numpy as np
+import pytest
+
+from movnect.camera import Intrinsics, project
+from movnect.data.anny.raster import MAX_MATERIALS, Mesh, projection, vertex_normals
+from movnect.data.anny.scene import box
+
+
+def test_convention_projection_matches_camera_project():
+    fx, fy, cx, cy, w, h = 300.0, 310.0, 60.0, 50.0, 128, 96
+    p = projection(fx, fy, cx, cy, w, h)
+    pts = np.array([[0.1, -0.2, 2.0], [-0.5, 0.3, 4.0], [0.0, 0.0, 1.0]])
+    clip = np.c_[pts, np.ones(3)] @ p.T
+    ndc = clip[:, :3] / clip[:, 3:]
+    # GL window coordinates (origin bottom-left, pixel centres at +0.5) -> image pixels (v down)
+    u = (ndc[:, 0] + 1) / 2 * w - 0.5
+    v = (1 - ndc[:, 1]) / 2 * h - 0.5
+    np.testing.assert_allclose(np.c_[u, v], project(pts, Intrinsics((fx, fy), (cx, cy))), atol=1e-9)
+    assert np.all(np.abs(ndc[:, 2]) < 1)
+
+
+def test_vertex_normals_follow_the_winding_and_are_unit():
+    quad = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]])
+    n = vertex_normals(quad, np.array([[0, 1, 2], [0, 2, 3]]))
+    np.testing.assert_allclose(n, np.tile([0, 0, 1.0], (4, 1)), atol=1e-12)
+    pos, nrm, _, faces = box([0, 0, 0], [1, 2, 3], 0.3, 0)  # box faces: flat, +-1 along the given normals
+    np.testing.assert_allclose(np.abs(np.sum(vertex_normals(pos, faces) * nrm, axis=1)), 1.0, atol=1e-12)
+
+
+def test_mesh_checks_shapes():
+    with pytest.raises(ValueError, match=r"normals must be \(3, 3\)"):
+        Mesh(np.zeros((3, 3)), np.zeros((2, 3)), np.zeros((3, 3)), 0, np.zeros((1, 3)))
+
+
+def test_rendered_box_lands_where_project_says():
+    pytest.importorskip("moderngl")
+    from movnect.data.anny import RendererUnavailable
+    from movnect.data.anny.raster import Rasterizer
+
+    try:
+        r = Rasterizer(64)
+    except RendererUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        # a 0.4 m cube 3 m in front of a camera at the origin looking along +x (world z up)
+        pos, nrm, mat, faces = box([3.0, 0.0, -0.2], [0.4, 0.4, 0.4], 0.0, 0)
+        view = np.eye(4)
+        view[:3, :3] = [[0, -1, 0], [0, 0, -1], [1, 0, 0]]   # world -> camera (x right, y down, z fwd)
+        intr = Intrinsics((80.0, 80.0), (31.5, 31.5))
+        mats = {"color_a": np.ones((1, 3)), "color_b": np.ones((1, 3)), "pattern": np.array([[0, 1, 0, 0]]),
+                "axis": np.array([[0, 0, 1.0]])}
+        light = {"sky": np.ones(3) * 0.5, "ground": np.ones(3) * 0.5, "light_dir": np.array([1.0, 0, 0]),
+                 "light_col": np.ones(3) * 0.5}
+        img = r.render([Mesh(pos, nrm, pos, mat, faces)], projection(80, 80, 31.5, 31.5, 64, 64), view, mats, light)
+        assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+        mask = img.max(axis=2) > 0
+        ys, xs = np.nonzero(mask)
+        corners = (pos - [0, 0, 0]) @ view[:3, :3].T
+        uv = project(corners, intr)
+        assert abs(xs.min() - uv[:, 0].min()) <= 1.5 and abs(xs.max() - uv[:, 0].max()) <= 1.5
+        assert abs(ys.min() - uv[:, 1].min()) <= 1.5 and abs(ys.max() - uv[:, 1].max()) <= 1.5
+        # anti-aliased: the box's edge pixels are partly covered
+        assert len(np.unique(img[..., 0])) > 3
+        with pytest.raises(ValueError, match=f"at most {MAX_MATERIALS} materials"):
+            big = {k: np.repeat(v, MAX_MATERIALS + 1, 0) for k, v in mats.items()}
+            r.render([], np.eye(4), view, big, light)
+    finally:
+        r.release()
