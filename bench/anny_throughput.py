@@ -1,6 +1,6 @@
 """Rendered Anny training samples per second (256 x 256 crops) with K worker processes.
 
-    python bench/anny_throughput.py [--rows 384] [--workers 2] [--crop-size 256] [--seed 0]
+    python bench/anny_throughput.py [--rows 384] [--workers 2] [--crop-size 256] [--seed 0] [--msaa 4]
 
 Runs `movnect.data.anny.writer.synthesize` (the code path of `movnect synth --renderer anny`)
 into a temporary file and prints ONE JSON object:
@@ -48,13 +48,14 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--crop-size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--msaa", type=int, default=4, choices=(0, 2, 4), help="anti-aliasing samples (the CLI's default: 4)")
     args = ap.parse_args()
     load0 = os.getloadavg()
     marks: list[tuple[float, int]] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         opts = SynthOptions(rows=args.rows, seed=args.seed, crop_size=args.crop_size, workers=args.workers,
-                            shard_sequences=2)
+                            shard_sequences=2, msaa=args.msaa)
         s = synthesize(Path(tmp) / "bench.h5", opts, lambda done, total: marks.append((time.perf_counter(), done)))
         size = (Path(tmp) / "bench.h5").stat().st_size
     wall = time.perf_counter() - t0
@@ -74,7 +75,7 @@ def main() -> int:
         "samples_per_s": round(steady, 2) if steady else None,
         "end_to_end_samples_per_s": round(s["rows"] / wall, 2),
         "target_samples_per_s": 25,
-        "rows": s["rows"], "workers": args.workers, "crop_size": args.crop_size, "wall_s": round(wall, 1),
+        "rows": s["rows"], "workers": args.workers, "msaa": args.msaa, "crop_size": args.crop_size, "wall_s": round(wall, 1),
         "bytes_per_row": round(size / s["rows"]),
         "seconds_per_sample": {k: round(v, 4) for k, v in s["seconds_per_sample"].items()},
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "load_before": [round(x, 2) for x in load0],

@@ -47,11 +47,12 @@ class SynthOptions:
     margin: float = 0.2
     workers: int = 1
     shard_sequences: int = 16
+    msaa: int = 4
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.workers < 1 or self.shard_sequences < 1:
             raise ValueError(f"need rows >= 1, workers >= 1, shard_sequences >= 1; got {self}")
-        RenderOptions(self.crop_size, self.frames, self.margin)  # validates the rest
+        RenderOptions(self.crop_size, self.frames, self.margin, self.msaa)  # validates the rest
 
     @property
     def sequences(self) -> int:
@@ -134,7 +135,7 @@ def synthesize(out: str | Path, opts: SynthOptions, progress: Callable[[int, int
     if progress:
         progress(done, total)
     todo = [(opts.seed, ix, paths[k]) for k, ix in shards if not paths[k].exists()]
-    ropts = RenderOptions(opts.crop_size, opts.frames, opts.margin)
+    ropts = RenderOptions(opts.crop_size, opts.frames, opts.margin, opts.msaa)
     timing = {"body": 0.0, "raster": 0.0, "compositing": 0.0, "encode": 0.0, "samples": 0}
 
     def account(spent: dict, n: int) -> None:
