@@ -111,6 +111,20 @@ void main() {
 """
 
 
+_DEPTH_VERTEX = """
+#version 330
+uniform mat4 proj;
+uniform mat4 view;
+in vec3 in_pos;
+void main() { gl_Position = proj * view * vec4(in_pos, 1.0); }
+"""
+_DEPTH_FRAGMENT = """
+#version 330
+out vec4 frag;
+void main() { frag = vec4(0.0); }
+"""
+
+
 def projection(fx: float, fy: float, cx: float, cy: float, width: int, height: int,
                near: float = 0.05, far: float = 100.0) -> np.ndarray:
     """(4, 4) GL projection of OpenCV intrinsics (camera metres -> clip), pixel centres at integers.
@@ -173,20 +187,28 @@ class Rasterizer:
             depth_attachment=ctx.depth_renderbuffer((size, size), samples=samples))
         self.resolve = ctx.framebuffer(color_attachments=[ctx.renderbuffer((size, size), 4)])
         self.prog = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT % {"n": MAX_MATERIALS})
+        self.depth_prog = ctx.program(vertex_shader=_DEPTH_VERTEX, fragment_shader=_DEPTH_FRAGMENT)
+        self._big = None  # (fbo, resolve) of 2 size x 2 size for backgrounds, made on first use
         self.renderer = ctx.info.get("GL_RENDERER", "?")
         self._cache: dict[int, tuple] = {}
         self._moderngl = moderngl
 
-    def _vao(self, key: int, mesh: Mesh, dynamic: bool):
+    def _vao(self, key, mesh: Mesh, depth_only: bool = False):
+        prog = self.depth_prog if depth_only else self.prog
+        key = (key, depth_only)
         entry = self._cache.get(key)
         nbytes = mesh.data.nbytes
         if entry is None or entry[0].size < nbytes or entry[3] != len(mesh.faces):
             if entry is not None:
                 for obj in entry[:3]:
                     obj.release()
-            vbo = self.ctx.buffer(mesh.data.tobytes(), dynamic=dynamic)
+            vbo = self.ctx.buffer(mesh.data.tobytes(), dynamic=True)
             ibo = self.ctx.buffer(mesh.faces.tobytes())
-            vao = self.ctx.vertex_array(self.prog, [(vbo, "3f 3f 3f 1f", "in_pos", "in_nrm", "in_tex", "in_mat")], ibo)
+            if depth_only:
+                layout = [(vbo, "3f 28x", "in_pos")]
+            else:
+                layout = [(vbo, "3f 3f 3f 1f", "in_pos", "in_nrm", "in_tex", "in_mat")]
+            vao = self.ctx.vertex_array(prog, layout, ibo)
             self._cache[key] = (vbo, ibo, vao, len(mesh.faces))
             return vao
         vbo, ibo, vao, _ = entry
@@ -194,27 +216,15 @@ class Rasterizer:
         ibo.write(mesh.faces.tobytes())
         return vao
 
-    def render(self, meshes: list[Mesh], proj: np.ndarray, view: np.ndarray, materials: dict[str, np.ndarray],
-               light: dict[str, np.ndarray], background: tuple[float, float, float] = (0.0, 0.0, 0.0),
-               blobs: np.ndarray | None = None, first_scene: int = MAX_MATERIALS) -> np.ndarray:
-        """Draw meshes (world coordinates) and return the (size, size, 3) uint8 RGB image.
-
-        Draw the nearest meshes first (the person before the room): the depth test then skips
-        shading the hidden fragments, which is most of the cost on llvmpipe.
-
-        proj: (4, 4) from `projection`; view: (4, 4) world -> camera (x right, y down, z
-        forward); materials: color_a, color_b (K, 3) linear RGB, pattern (K, 4), axis (K, 3);
-        light: sky, ground, light_dir (world, pointing from the light), light_col (3,) each;
-        blobs: up to 4 soft floor shadows (x, y, radius m, strength 0-1) on fragments of
-        materials >= first_scene lying on z = 0.
-        """
-        mgl = self._moderngl
+    def _uniforms(self, proj: np.ndarray, view: np.ndarray, materials: dict[str, np.ndarray],
+                  light: dict[str, np.ndarray], blobs: np.ndarray | None, first_scene: int) -> None:
         k = len(materials["color_a"])
         if k > MAX_MATERIALS:
             raise ValueError(f"at most {MAX_MATERIALS} materials, got {k}")
         pad = lambda a, d: np.concatenate([a, np.zeros((MAX_MATERIALS - k, d))]).astype("f4")  # noqa: E731
-        self.prog["proj"].write(np.ascontiguousarray(proj.T, dtype="f4").tobytes())
-        self.prog["view"].write(np.ascontiguousarray(view.T, dtype="f4").tobytes())
+        for prog in (self.prog, self.depth_prog):
+            prog["proj"].write(np.ascontiguousarray(proj.T, dtype="f4").tobytes())
+            prog["view"].write(np.ascontiguousarray(view.T, dtype="f4").tobytes())
         for name, d in (("color_a", 3), ("color_b", 3), ("pattern", 4), ("axis", 3)):
             if name in self.prog:
                 self.prog[name].write(pad(np.asarray(materials[name], dtype=np.float64).reshape(k, d), d).tobytes())
@@ -232,18 +242,91 @@ class Rasterizer:
             self.prog["light_dir"].value = tuple(float(x) for x in rot @ light["light_dir"])
         if "up_cam" in self.prog:
             self.prog["up_cam"].value = tuple(float(x) for x in rot @ np.array([0.0, 0.0, 1.0]))
+
+    def render(self, meshes: list[Mesh], proj: np.ndarray, view: np.ndarray, materials: dict[str, np.ndarray],
+               light: dict[str, np.ndarray], background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+               blobs: np.ndarray | None = None, first_scene: int = MAX_MATERIALS) -> np.ndarray:
+        """Draw meshes (world coordinates) and return the (size, size, 3) uint8 RGB image.
+
+        Draw the nearest meshes first (the person before the room): the depth test then skips
+        shading the hidden fragments, which is most of the cost on llvmpipe.
+
+        proj: (4, 4) from `projection`; view: (4, 4) world -> camera (x right, y down, z
+        forward); materials: color_a, color_b (K, 3) linear RGB, pattern (K, 4), axis (K, 3);
+        light: sky, ground, light_dir (world, pointing from the light), light_col (3,) each;
+        blobs: up to 4 soft floor shadows (x, y, radius m, strength 0-1) on fragments of
+        materials >= first_scene lying on z = 0.
+        """
+        mgl = self._moderngl
+        self._uniforms(proj, view, materials, light, blobs, first_scene)
         self.fbo.use()
         self.ctx.enable(mgl.DEPTH_TEST)
         self.ctx.clear(*background, 1.0, depth=1.0)
         for i, mesh in enumerate(meshes):
-            self._vao(i, mesh, dynamic=True).render(mgl.TRIANGLES)
+            self._vao(i, mesh).render(mgl.TRIANGLES)
         self.ctx.copy_framebuffer(self.resolve, self.fbo)
         raw = self.resolve.read(components=3, alignment=1)
         return np.frombuffer(raw, dtype=np.uint8).reshape(self.size, self.size, 3)[::-1].copy()
+
+    def render_background(self, meshes: list[Mesh], width: int, height: int, proj: np.ndarray, view: np.ndarray,
+                          materials: dict[str, np.ndarray], light: dict[str, np.ndarray],
+                          blobs: np.ndarray | None = None, first_scene: int = MAX_MATERIALS) -> np.ndarray:
+        """Like `render` into a (height, width, 3) image of at most 2 size x 2 size pixels.
+
+        proj must be made for width x height (`projection(..., width, height)`). Used to draw a
+        static room once per sequence; `render_over` then adds the person each frame.
+        """
+        mgl = self._moderngl
+        big = 2 * self.size
+        if not (0 < width <= big and 0 < height <= big):
+            raise ValueError(f"render_background: size must be within {big} x {big}, got {width} x {height}")
+        if self._big is None:
+            ctx = self.ctx
+            self._big = (ctx.framebuffer(color_attachments=[ctx.renderbuffer((big, big), 4, samples=self.samples)],
+                                         depth_attachment=ctx.depth_renderbuffer((big, big), samples=self.samples)),
+                         ctx.framebuffer(color_attachments=[ctx.renderbuffer((big, big), 4)]))
+        fbo, resolve = self._big
+        self._uniforms(proj, view, materials, light, blobs, first_scene)
+        fbo.use()
+        fbo.viewport = (0, 0, width, height)
+        self.ctx.enable(mgl.DEPTH_TEST)
+        self.ctx.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
+        for i, mesh in enumerate(meshes):
+            self._vao(("bg", i), mesh).render(mgl.TRIANGLES)
+        self.ctx.copy_framebuffer(resolve, fbo)
+        raw = resolve.read(viewport=(0, 0, width, height), components=3, alignment=1)
+        return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)[::-1].copy()
+
+    def render_over(self, occluders: list[Mesh], meshes: list[Mesh], proj: np.ndarray, view: np.ndarray,
+                    materials: dict[str, np.ndarray], light: dict[str, np.ndarray]) -> np.ndarray:
+        """Meshes over a transparent background, hidden where `occluders` (depth only) are nearer.
+
+        Returns (size, size, 4) uint8 RGBA with colour premultiplied by coverage (MSAA-resolved
+        alpha): composite as rgb + (1 - alpha / 255) * background. Uniforms (lights,
+        materials) are those of the previous `render_background` / `render` call unless given.
+        """
+        mgl = self._moderngl
+        self._uniforms(proj, view, materials, light, None, MAX_MATERIALS)
+        self.fbo.use()
+        self.ctx.enable(mgl.DEPTH_TEST)
+        self.ctx.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.fbo.color_mask = (False, False, False, False)
+        for i, mesh in enumerate(occluders):
+            self._vao(("occ", i), mesh, depth_only=True).render(mgl.TRIANGLES)
+        self.fbo.color_mask = (True, True, True, True)
+        for i, mesh in enumerate(meshes):
+            self._vao(("over", i), mesh).render(mgl.TRIANGLES)
+        self.ctx.copy_framebuffer(self.resolve, self.fbo)
+        raw = self.resolve.read(components=4, alignment=1)
+        return np.frombuffer(raw, dtype=np.uint8).reshape(self.size, self.size, 4)[::-1].copy()
 
     def release(self) -> None:
         for entry in self._cache.values():
             for obj in entry[:3]:
                 obj.release()
         self._cache.clear()
+        if self._big is not None:
+            for fbo in self._big:
+                fbo.release()
+            self._big = None
         self.ctx.release()

@@ -67,3 +67,50 @@ def test_rendered_box_lands_where_project_says():
             r.render([], np.eye(4), view, big, light)
     finally:
         r.release()
+
+
+def test_background_once_plus_person_over_it_equals_one_pass():
+    """render.py draws the static room once per sequence and the person over it per frame."""
+    pytest.importorskip("moderngl")
+    import cv2
+
+    from movnect.data.anny import RendererUnavailable
+    from movnect.data.anny.raster import Rasterizer
+
+    try:
+        r = Rasterizer(64)
+    except RendererUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        room = box([0.0, 0.0, 0.0], [8.0, 8.0, 3.0], 0.3, 1, inward=True)
+        near = box([2.0, 0.3, 0.0], [0.3, 0.3, 0.8], 0.0, 2)     # furniture in front of the person
+        far = box([3.0, 0.0, 0.0], [0.4, 0.4, 1.7], 0.0, 0)      # "the person"
+        scene = [np.concatenate([a[i] for a in (room, near)]) if i < 3 else
+                 np.concatenate([room[3], near[3] + len(room[0])]) for i in range(4)]
+        mesh = lambda g: Mesh(g[0], g[1], g[0], g[2], g[3])  # noqa: E731
+        view = np.eye(4)
+        view[:3, :3] = [[0, -1, 0], [0, 0, -1], [1, 0, 0]]
+        view[:3, 3] = -view[:3, :3] @ np.array([0.0, 0.0, 1.0])
+        rng = np.random.default_rng(0)
+        mats = {"color_a": rng.uniform(0.1, 0.9, (3, 3)), "color_b": rng.uniform(0.1, 0.9, (3, 3)),
+                "pattern": np.array([[0, 1, 0, 0], [7, 2, 0, 0], [1, 4, 0, 0]]), "axis": np.array([[0, 0, 1.0]] * 3)}
+        light = {"sky": np.ones(3) * 0.4, "ground": np.ones(3) * 0.2, "light_dir": np.array([0.3, 0.2, -1.0]),
+                 "light_col": np.ones(3) * 0.7}
+        f = 60.0
+        one = r.render([mesh(far), mesh(scene)], projection(f, f, 31.5, 31.5, 64, 64), view, mats, light)
+        # background over image px [-16, 80) at 1.25x the crop's density, resampled into the crop
+        q, x0 = 1.25, -16.0
+        bg = r.render_background([mesh(scene)], 120, 120, projection(f * q, f * q, (31.5 - x0) * q, (31.5 - x0) * q,
+                                                                      120, 120), view, mats, light)
+        warp = np.array([[q, 0.0, -x0 * q], [0.0, q, -x0 * q]])
+        back = cv2.warpAffine(bg, warp, (64, 64), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        rgba = r.render_over([mesh(scene)], [mesh(far)], projection(f, f, 31.5, 31.5, 64, 64), view, mats, light)
+        a = rgba[..., 3:].astype(np.float64) / 255
+        two = rgba[..., :3] + (1 - a) * back
+        assert 0.05 < a.mean() < 0.5 and a[a > 0].min() < 1          # partial coverage on edges
+        assert np.abs(two - one).mean() < 4.0                       # same picture up to resampling
+        hidden = (a[..., 0] == 0) & (np.abs(one.astype(float) - r.render([mesh(scene)], projection(
+            f, f, 31.5, 31.5, 64, 64), view, mats, light)).sum(axis=2) < 1)
+        assert hidden.mean() > 0.5
+    finally:
+        r.release()
