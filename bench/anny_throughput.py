@@ -13,6 +13,9 @@ into a temporary file and prints ONE JSON object:
                          sample): body (phenotype, motion, Anny forward, joints, normals, camera,
                          room), raster (OpenGL draw + MSAA resolve + read-back), compositing
                          (frame borders, degradations), encode (JPEG)
+  cpu_seconds_per_sample CPU time of the workers (all threads) per sample: the machine's load
+                         changes it little, unlike the wall-clock figures
+  cpu_bound_samples_per_s  workers / cpu_seconds_per_sample: the rate on as many idle cores
   machine                CPU, cores, load average before and after, the GL renderer
 Target (issue 13): >= 25 samples/s on 2 cores. The figures swing with the machine's load.
 """
@@ -78,6 +81,8 @@ def main() -> int:
         "rows": s["rows"], "workers": args.workers, "msaa": args.msaa, "crop_size": args.crop_size, "wall_s": round(wall, 1),
         "bytes_per_row": round(size / s["rows"]),
         "seconds_per_sample": {k: round(v, 4) for k, v in s["seconds_per_sample"].items()},
+        "cpu_seconds_per_sample": round(s["cpu_seconds_per_sample"], 4),
+        "cpu_bound_samples_per_s": round(args.workers / s["cpu_seconds_per_sample"], 1),
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "load_before": [round(x, 2) for x in load0],
                     "load_after": [round(x, 2) for x in os.getloadavg()], "gl_renderer": gl,
                     "python": platform.python_version()},

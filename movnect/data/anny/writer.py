@@ -84,9 +84,11 @@ def _init_worker(opts: RenderOptions) -> None:
 def _render_shard(task: tuple[int, list[int], Path]) -> tuple[int, dict]:
     """Render one shard's sequences and write it; returns (sequences, seconds spent per stage)."""
     seed, indices, shard = task
-    t = dict(_RENDERER.timing)
+    t, cpu = dict(_RENDERER.timing), time.process_time()
     write_shard(shard, [_RENDERER.render(seed, i) for i in indices])
-    return len(indices), {k: _RENDERER.timing[k] - t[k] for k in t}
+    spent = {k: _RENDERER.timing[k] - t[k] for k in t}
+    spent["cpu"] = time.process_time() - cpu  # this worker's CPU time (all its threads), load-independent
+    return len(indices), spent
 
 
 def write_shard(path: Path, sequences: list[dict]) -> None:
@@ -136,7 +138,7 @@ def synthesize(out: str | Path, opts: SynthOptions, progress: Callable[[int, int
         progress(done, total)
     todo = [(opts.seed, ix, paths[k]) for k, ix in shards if not paths[k].exists()]
     ropts = RenderOptions(opts.crop_size, opts.frames, opts.margin, opts.msaa)
-    timing = {"body": 0.0, "raster": 0.0, "compositing": 0.0, "encode": 0.0, "samples": 0}
+    timing = {"body": 0.0, "raster": 0.0, "compositing": 0.0, "encode": 0.0, "samples": 0, "cpu": 0.0}
 
     def account(spent: dict, n: int) -> None:
         nonlocal done
@@ -177,7 +179,8 @@ def synthesize(out: str | Path, opts: SynthOptions, progress: Callable[[int, int
             "rendered_samples": rendered, "seconds": seconds,
             "samples_per_s": rendered / seconds if rendered and seconds > 0 else None,
             "seconds_per_sample": {k: timing[k] / rendered for k in ("body", "raster", "compositing", "encode")}
-            if rendered else None}
+            if rendered else None,
+            "cpu_seconds_per_sample": timing["cpu"] / rendered if rendered else None}
 
 
 def _close_worker() -> None:
