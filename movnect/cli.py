@@ -339,7 +339,7 @@ def _run_synth_anny(args: argparse.Namespace) -> int:
             print(f"\ninterrupted: finished shards are kept in {args.out}.parts; rerun the same command to resume",
                   file=sys.stderr)
             raise
-    rate = f", {s['samples_per_s']:.1f} samples/s" if s["samples_per_s"] else ""
+    rate = f", {s['samples_per_s']:.1f} samples/s with worker start-up" if s["samples_per_s"] else ""
     print(f"wrote {s['rows']} rows ({s['sequences']} sequences, {s['reused_shards']} of {s['shards']} shards reused) "
           f"to {s['out']} in {s['seconds']:.1f} s{rate} (rendered Anny people, not Human3.6M)")
     return 0
