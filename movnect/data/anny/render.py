@@ -115,6 +115,7 @@ class SequenceRenderer:
         look = sample_look(rng, self.body.bone_labels, self.body.vertex_bone, rest["vertices"], rest["heads"],
                            skin, pheno.gender, self.body.vertex_uv)
         joints_w = self.joints(perf.heads, perf.vertices)                     # (K, 17, 3) m
+        shell_faces = self.body.faces[(look.shell[self.body.faces] > 0).all(axis=1)]
         normals = [vertex_normals(v, self.body.faces) for v in perf.vertices]
         t1 = time.perf_counter()
 
@@ -177,8 +178,12 @@ class SequenceRenderer:
             ci = crop_intrinsics(i_, box, s)
             proj = projection(*ci.focal, *ci.center, s, s)
             person = Mesh(perf.vertices[k], normals[k], rest["vertices"], look.vertex_material, self.body.faces)
+            parts = [person]
+            if len(shell_faces):
+                parts.append(Mesh(perf.vertices[k] + normals[k] * look.shell[:, None], normals[k], rest["vertices"],
+                                  look.vertex_material, shell_faces))
             tb = time.perf_counter()
-            rgba = self.raster.render_over([room_mesh], [person], proj, view, materials, light)
+            rgba = self.raster.render_over([room_mesh], parts, proj, view, materials, light)
             tc = time.perf_counter()
             r = box.side / s * q
             warp = np.array([[r, 0.0, (box.x0 - ux0) * q], [0.0, r, (box.y0 - uy0) * q]])  # crop px -> room px
