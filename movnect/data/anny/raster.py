@@ -25,7 +25,7 @@ import numpy as np
 
 from movnect.data.anny import RendererUnavailable
 
-MAX_MATERIALS = 24
+MAX_MATERIALS = 32
 
 _VERTEX = """
 #version 330

@@ -42,6 +42,7 @@ STEP_TRAIN, STEP_TEST = 5, 64
 MIN_JOINTS_IN_FRAME = 8
 CAMERA_P = (0.4, 0.25) + (0.35 / 4,) * 4    # webcam, phone, the four Human3.6M cameras
 RANDOM_P = 0.25                              # share of random-pose sequences
+SECOND_PERSON_P = 0.3                        # share of sequences with a second (unlabelled) person
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,41 @@ class SequenceRenderer:
 
     def close(self) -> None:
         self.raster.release()
+
+    def _second_person(self, rng: np.random.Generator, camera: np.ndarray, pelvis: np.ndarray):
+        """Another body, standing still near the person (in front of it 35 % of the time, partly
+        hiding it, else around or behind it); its meshes use material slots BODY_SLOTS.. Not labelled."""
+        mid = pelvis[len(pelvis) // 2]
+        to_person = mid[:2] - camera[:2]
+        dist = float(np.linalg.norm(to_person))
+        ahead = to_person / max(dist, 1e-6)
+        side = np.array([-ahead[1], ahead[0]])
+        for _ in range(20):
+            if rng.uniform() < 0.35 and dist > 1.6:
+                xy = camera[:2] + ahead * dist * rng.uniform(0.35, 0.7) + side * rng.uniform(-0.6, 0.6)
+            else:
+                xy = mid[:2] + ahead * rng.uniform(-0.5, 2.5) + side * rng.uniform(-2.5, 2.5)
+            if np.min(np.linalg.norm(pelvis[:, :2] - xy, axis=1)) > 0.6 and np.linalg.norm(xy - camera[:2]) > 0.8:
+                break
+        else:
+            return None, None, None
+        motion = str(rng.choice(["Waiting", "Directions", "Discussion", "Phoning", "Smoking", "Random"]))
+        tracks = motion_tracks(rng, motion, 40, open_region())
+        tracks["x"], tracks["y"] = np.full(40, xy[0] * 1000.0), np.full(40, xy[1] * 1000.0)
+        pheno = sample_phenotype(rng)
+        pheno = self.body.with_stature(pheno, sample_stature(rng, pheno))
+        perf = perform(self.body, pheno, tracks, np.array([39]))
+        rest = self.body.rest(pheno)
+        look = sample_look(rng, self.body.bone_labels, self.body.vertex_bone, rest["vertices"], rest["heads"],
+                           sample_skin(rng), pheno.gender, self.body.vertex_uv)
+        v = perf.vertices[0]
+        n = vertex_normals(v, self.body.faces)
+        mat = look.vertex_material + BODY_SLOTS
+        meshes = [Mesh(v, n, rest["vertices"], mat, self.body.faces)]
+        shell = self.body.faces[(look.shell[self.body.faces] > 0).all(axis=1)]
+        if len(shell):
+            meshes.append(Mesh(v + n * look.shell[:, None], n, rest["vertices"], mat, shell))
+        return meshes, look, xy
 
     @staticmethod
     def _shadows(joints: np.ndarray, light_dir: np.ndarray) -> np.ndarray:
@@ -133,11 +169,16 @@ class SequenceRenderer:
                 break
         centre = np.asarray(cam.extrinsics.translation) / 1000.0
         rot_wc = cam.extrinsics.rotation.T
-        room = sample_room(rng, centre[None], perf.heads[:, 0, :2], 0.45, perf.seat,
-                           (centre, joints_w[k_mid, 0]), BODY_SLOTS)
+        other, other_look, other_xy = None, None, None
+        if rng.uniform() < SECOND_PERSON_P:
+            other, other_look, other_xy = self._second_person(rng, centre, perf.heads[:, 0])
+        path = perf.heads[:, 0, :2] if other is None else np.concatenate([perf.heads[:, 0, :2], other_xy[None]])
+        room = sample_room(rng, centre[None], path, 0.45, perf.seat, (centre, joints_w[k_mid, 0]), 2 * BODY_SLOTS)
         light = sample_light(rng, room.floor_rgb)
-        materials = {k: np.concatenate([look.materials[k], room.materials[k]]) for k in look.materials}
+        second_mats = other_look.materials if other_look is not None else look.materials  # (unused slots if none)
+        materials = {k: np.concatenate([look.materials[k], second_mats[k], room.materials[k]]) for k in look.materials}
         room_mesh = Mesh(room.positions, room.normals, room.positions, room.material, room.faces)
+        static = [room_mesh] + (other or [])
         deg = sample_degradation(rng)
         view = np.eye(4)
         view[:3, :3], view[:3, 3] = rot_wc, -rot_wc @ centre
@@ -169,8 +210,8 @@ class SequenceRenderer:
         bw, bh = min(2 * s, int(np.ceil((ux1 - ux0) * q))), min(2 * s, int(np.ceil((uy1 - uy0) * q)))
         (fx, fy), (cx, cy) = i_.focal, i_.center
         bg = self.raster.render_background(
-            [room_mesh], bw, bh, projection(fx * q, fy * q, (cx - ux0) * q, (cy - uy0) * q, bw, bh), view,
-            materials, light, blobs=self._shadows(joints_w[k_mid], light["light_dir"]), first_scene=BODY_SLOTS)
+            static, bw, bh, projection(fx * q, fy * q, (cx - ux0) * q, (cy - uy0) * q, bw, bh), view,
+            materials, light, blobs=self._shadows(joints_w[k_mid], light["light_dir"]), first_scene=2 * BODY_SLOTS)
         t3 = time.perf_counter()
         self.timing["raster"] += t3 - t2
         for k, box in enumerate(boxes):
@@ -183,7 +224,7 @@ class SequenceRenderer:
                 parts.append(Mesh(perf.vertices[k] + normals[k] * look.shell[:, None], normals[k], rest["vertices"],
                                   look.vertex_material, shell_faces))
             tb = time.perf_counter()
-            rgba = self.raster.render_over([room_mesh], parts, proj, view, materials, light)
+            rgba = self.raster.render_over(static, parts, proj, view, materials, light)
             tc = time.perf_counter()
             r = box.side / s * q
             warp = np.array([[r, 0.0, (box.x0 - ux0) * q], [0.0, r, (box.y0 - uy0) * q]])  # crop px -> room px
@@ -220,5 +261,6 @@ class SequenceRenderer:
             "image_size": np.repeat(np.array([[i_.width, i_.height]], dtype=np.int32), n, 0),
             "frame": frames.astype(np.int32),
             "meta": {"subject": subject, "motion": motion, "camera": kind, "index": int(index),
+                     "second_person": other is not None,
                      "phenotype": [round(x, 4) for x in pheno.as_array().tolist()], "outfit": look.outfit},
         }

@@ -34,3 +34,11 @@ def test_same_seed_same_sequence(anny_renderer):
     assert all(x.tobytes() == y.tobytes() for x, y in zip(a["jpeg"], b["jpeg"]))
     c = anny_renderer.render(4, 5)
     assert not np.array_equal(a["joints3d"], c["joints3d"])
+
+
+def test_a_second_person_is_drawn_but_not_labelled(anny_renderer, monkeypatch):
+    monkeypatch.setattr(R, "SECOND_PERSON_P", 1.0)
+    outs = [anny_renderer.render(9, i) for i in range(3)]
+    assert any(o["meta"]["second_person"] for o in outs)
+    for o in outs:
+        assert o["joints3d"].shape == (anny_renderer.opts.frames, 17, 3)   # one labelled person per row
