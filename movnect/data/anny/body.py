@@ -8,6 +8,10 @@ The first instantiation on a machine builds Anny's model-data cache (about 45-55
 2-core VM here); later ones load it in about 2 s. The cache goes to `cache_dir()`:
 $ANNY_CACHE_DIR when set, else $XDG_CACHE_HOME/movnect/anny (default ~/.cache/movnect/anny).
 
+Rest meshes come from Anny's own blend-shape path (`get_rest_model` on the coefficients of
+`_get_phenotype_blendshape_coefficients`, a private method of the pinned anny 0.6.2) so two
+phenotypes can share one batched call.
+
 Posing uses Anny's 'world-orient' parameterisation: for each bone a world rotation G (the
 rotation of that bone away from its rest orientation, about its head); each head follows its
 parent, so the skeleton stays connected whatever G is. `motion.py` computes the G's.
@@ -37,6 +41,20 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "movnect" / "anny"
+
+
+def ensure_cache() -> bool:
+    """Build Anny's model-data cache in this process if `cache_dir()` holds none yet.
+
+    Anny writes its cache without a lock or an atomic rename, so worker processes that all
+    start on an empty cache would build it at once and could read each other's half-written
+    file; the writer calls this in the parent first. Returns True when it had to build.
+    """
+    path = cache_dir()
+    if path.is_dir() and any(f.is_file() for f in path.rglob("*")):
+        return False
+    AnnyBody()
+    return True
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,9 @@ def synthesize(out: str | Path, opts: SynthOptions, progress: Callable[[int, int
     else:
         import multiprocessing as mp
 
+        from movnect.data.anny.body import ensure_cache
+
+        ensure_cache()  # before the workers: they would all build it at once otherwise
         with mp.get_context("spawn").Pool(min(opts.workers, len(todo)), _init_worker, (ropts,)) as pool:
             for n, spent in pool.imap_unordered(_render_shard, todo):
                 account(spent, n)

@@ -57,3 +57,14 @@ def test_pose_rejects_wrong_shapes(anny_body):
 
     with pytest.raises(ValueError, match=r"expected rotations \(T, 104, 3, 3\), got \(2, 3, 3\)"):
         anny_body.pose(p, np.zeros((2, 3, 3)), np.zeros((2, 3)))
+
+
+def test_ensure_cache_builds_only_when_empty(monkeypatch, tmp_path):
+    built = []
+    monkeypatch.setattr(B, "AnnyBody", lambda: built.append(1))
+    monkeypatch.setenv("ANNY_CACHE_DIR", str(tmp_path / "c"))
+    assert B.ensure_cache() is True and built == [1]
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "v14").mkdir()
+    (tmp_path / "c" / "v14" / "model.safetensors").write_bytes(b"x")
+    assert B.ensure_cache() is False and built == [1]
