@@ -31,7 +31,7 @@ from movnect.data.anny.body import AnnyBody, Phenotype, sample_phenotype, sample
 from movnect.data.anny.degrade import degrade, sample_degradation
 from movnect.data.anny.joints import JointRegressor
 from movnect.data.anny.motion import MOTIONS, h36m_region, motion_tracks, open_region, perform
-from movnect.data.anny.raster import Mesh, Rasterizer, projection, vertex_normals
+from movnect.data.anny.raster import Mesh, Rasterizer, face_incidence, projection, vertex_normals
 from movnect.data.anny.scene import CAMERA_KINDS, sample_camera, sample_light, sample_room
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
@@ -66,6 +66,7 @@ class SequenceRenderer:
         ref = self.body.rest(Phenotype(0.5, 2.0 / 3.0, 0.5, 0.5, 0.5, 0.5))
         self.joints = JointRegressor(self.body.bone_labels, self.body.vertex_bone, ref["vertices"])
         self.raster = Rasterizer(opts.crop_size, samples=opts.msaa)
+        self.incidence = face_incidence(self.body.faces, self.body.num_vertices)
         self.timing = {"body": 0.0, "raster": 0.0, "compositing": 0.0, "encode": 0.0, "samples": 0}
 
     def close(self) -> None:
@@ -98,7 +99,7 @@ class SequenceRenderer:
         look = sample_look(rng, self.body.bone_labels, self.body.vertex_bone, rest["vertices"], rest["heads"],
                            sample_skin(rng), pheno.gender, self.body.vertex_uv)
         v = perf.vertices[0]
-        n = vertex_normals(v, self.body.faces)
+        n = vertex_normals(v, self.body.faces, self.incidence)
         mat = look.vertex_material + BODY_SLOTS
         meshes = [Mesh(v, n, rest["vertices"], mat, self.body.faces)]
         shell = self.body.faces[(look.shell[self.body.faces] > 0).all(axis=1)]
@@ -152,7 +153,7 @@ class SequenceRenderer:
                            skin, pheno.gender, self.body.vertex_uv)
         joints_w = self.joints(perf.heads, perf.vertices)                     # (K, 17, 3) m
         shell_faces = self.body.faces[(look.shell[self.body.faces] > 0).all(axis=1)]
-        normals = [vertex_normals(v, self.body.faces) for v in perf.vertices]
+        normals = [vertex_normals(v, self.body.faces, self.incidence) for v in perf.vertices]
         t1 = time.perf_counter()
 
         k_mid = len(frames) // 2
@@ -224,7 +225,7 @@ class SequenceRenderer:
                 parts.append(Mesh(perf.vertices[k] + normals[k] * look.shell[:, None], normals[k], rest["vertices"],
                                   look.vertex_material, shell_faces))
             tb = time.perf_counter()
-            rgba = self.raster.render_over(static, parts, proj, view, materials, light)
+            rgba = self.raster.render_over(static, parts, proj, view, materials, light, cull=True)
             tc = time.perf_counter()
             r = box.side / s * q
             warp = np.array([[r, 0.0, (box.x0 - ux0) * q], [0.0, r, (box.y0 - uy0) * q]])  # crop px -> room px

@@ -114,3 +114,35 @@ def test_background_once_plus_person_over_it_equals_one_pass():
         assert hidden.mean() > 0.5
     finally:
         r.release()
+
+
+def test_anny_triangles_face_outward_so_culling_keeps_the_silhouette(anny_renderer):
+    """render_over(cull=True) relies on Anny's winding: culled and unculled coverage agree."""
+    import movnect.data.anny.raster as R
+
+    seen = {}
+    real = R.Rasterizer.render_over
+
+    def spy(self, occ, meshes, *a, **k):
+        seen["call"] = (occ, meshes, a)
+        return real(self, occ, meshes, *a, **k)
+
+    R.Rasterizer.render_over = spy
+    try:
+        anny_renderer.render(0, 1)
+    finally:
+        R.Rasterizer.render_over = real
+    occ, meshes, a = seen["call"]
+    culled = anny_renderer.raster.render_over([], meshes[:1], *a[:4], cull=True)
+    full = anny_renderer.raster.render_over([], meshes[:1], *a[:4], cull=False)
+    assert full[..., 3].sum() > 0
+    assert abs(int(culled[..., 3].sum()) - int(full[..., 3].sum())) <= 0.01 * full[..., 3].sum()
+
+
+def test_vertex_normals_with_precomputed_incidence_agree():
+    from movnect.data.anny.raster import face_incidence
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(50, 3))
+    f = rng.integers(0, 50, (80, 3))
+    np.testing.assert_allclose(vertex_normals(v, f, face_incidence(f, 50)), vertex_normals(v, f), atol=1e-12)
