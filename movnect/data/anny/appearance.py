@@ -46,7 +46,7 @@ def _lips_mask() -> np.ndarray | None:
 
 SKIN, TOP, BOTTOM, SHOES, HAIR, EYE, IRIS, CAP, LIPS = range(9)
 BODY_SLOTS = 9
-SOLID, STRIPES, CHECKS, DOTS, DENIM, WOOD, TILES, NOISE, STREAKS = range(9)
+SOLID, STRIPES, CHECKS, DOTS, DENIM, WOOD, TILES, NOISE, STREAKS, PHOTO = range(10)
 
 # common garment colours, sRGB 0-255
 GARMENT = np.array([

@@ -13,7 +13,9 @@ diffuse with a little Blinn-Phong specular; colours are linear and gamma-encoded
 
 Patterns: 0 solid, 1 stripes, 2 checks / plaid, 3 dots (prints), 4 denim (diagonal twill
 with noise), 5 wood (grain along one axis), 6 tiles (grout lines), 7 noise (skin, plaster,
-carpet), 8 hair (streaks along the direction).
+carpet), 8 hair (streaks along the direction), 9 photo (a layer of the photo texture array,
+tinted by colour a: with axis z > 0.5 the texture coordinate's x, y are the UV, else UV is
+planar on a wall along axis x, y and height, times the scale).
 
 Camera: OpenCV pinhole intrinsics (x right, y down, z forward) of the OUTPUT image, i.e.
 already cropped (`camera.crop_intrinsics`); a pixel (u, v) of the result has its centre at
@@ -47,6 +49,7 @@ uniform vec4 pattern[%(n)d];     // type, scale (cycles per metre), specular, se
 uniform vec3 axis[%(n)d];        // pattern direction (texture space)
 uniform vec3 sky; uniform vec3 ground; uniform vec3 light_dir; uniform vec3 light_col;
 uniform vec3 up_cam;             // world up in camera coordinates
+uniform sampler2DArray photos;  // real photographs (photos.py), layer = pattern.w
 uniform vec4 blobs[4];           // soft contact shadows on the floor: world x, y, radius, strength
 uniform int first_scene;         // materials from here on are the room's (texture coords = world)
 in vec3 v_nrm; in vec3 v_tex; in vec3 v_pos; flat in int v_mat;
@@ -82,6 +85,8 @@ vec3 albedo(int m, vec3 t) {
     if (kind == 6) { float lu = fract(u); float lw = fract(w); float grout = step(0.95, max(lu, lw));
                      return mix(a * (0.92 + 0.16 * hash(floor(vec3(u, w, pr.w)))), b, grout); }
     if (kind == 7) { return mix(a, b, fbm(q * 4.0)); }
+    if (kind == 9) { vec2 uv = ax.z > 0.5 ? t.xy : vec2(dot(t.xy, normalize(axis[m].xy)), t.z) * s;
+                     return pow(texture(photos, vec3(uv, pr.w)).rgb, vec3(2.2)) * a; }
     if (kind == 8) { float st = vnoise(vec3(w * 40.0, u * 2.0, pr.w)); return mix(a, b, 0.6 * st + 0.2 * fbm(q * 6.0)); }
     return a;
 }
@@ -181,10 +186,23 @@ class Mesh:
         self.faces = np.ascontiguousarray(faces, dtype=np.int32)
 
 
+def _current(method):
+    """Run a Rasterizer method with its own GL context current (several may live in a process:
+    moderngl issues calls to whichever context is current)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.ctx:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Rasterizer:
     """One EGL context with an MSAA framebuffer of `size` x `size` pixels (one per process)."""
 
-    def __init__(self, size: int, samples: int = 4) -> None:
+    def __init__(self, size: int, samples: int = 4, photos: np.ndarray | None = None) -> None:
         try:
             import moderngl
         except ImportError as exc:
@@ -206,6 +224,17 @@ class Rasterizer:
         self.prog = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT % {"n": MAX_MATERIALS})
         self.depth_prog = ctx.program(vertex_shader=_DEPTH_VERTEX, fragment_shader=_DEPTH_FRAGMENT)
         self._big = None  # (fbo, resolve) of 2 size x 2 size for backgrounds, made on first use
+        self.photos = None
+        if photos is not None and len(photos):  # (L, H, W, 3) uint8, row 0 = top of the picture
+            arr = np.ascontiguousarray(np.asarray(photos, dtype=np.uint8)[:, ::-1])
+            n, h, w = arr.shape[:3]
+            tex = ctx.texture_array((w, h, n), 3, arr.tobytes())
+            tex.build_mipmaps()
+            tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            tex.repeat_x = tex.repeat_y = True
+            self.photos = tex
+            tex.use(location=0)
+            self.prog["photos"].value = 0
         self.renderer = ctx.info.get("GL_RENDERER", "?")
         self._cache: dict[int, tuple] = {}
         self._moderngl = moderngl
@@ -260,6 +289,7 @@ class Rasterizer:
         if "up_cam" in self.prog:
             self.prog["up_cam"].value = tuple(float(x) for x in rot @ np.array([0.0, 0.0, 1.0]))
 
+    @_current
     def render(self, meshes: list[Mesh], proj: np.ndarray, view: np.ndarray, materials: dict[str, np.ndarray],
                light: dict[str, np.ndarray], background: tuple[float, float, float] = (0.0, 0.0, 0.0),
                blobs: np.ndarray | None = None, first_scene: int = MAX_MATERIALS) -> np.ndarray:
@@ -285,6 +315,7 @@ class Rasterizer:
         raw = self.resolve.read(components=3, alignment=1)
         return np.frombuffer(raw, dtype=np.uint8).reshape(self.size, self.size, 3)[::-1].copy()
 
+    @_current
     def render_background(self, meshes: list[Mesh], width: int, height: int, proj: np.ndarray, view: np.ndarray,
                           materials: dict[str, np.ndarray], light: dict[str, np.ndarray],
                           blobs: np.ndarray | None = None, first_scene: int = MAX_MATERIALS) -> np.ndarray:
@@ -314,6 +345,7 @@ class Rasterizer:
         raw = resolve.read(viewport=(0, 0, width, height), components=3, alignment=1)
         return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)[::-1].copy()
 
+    @_current
     def render_over(self, occluders: list[Mesh], meshes: list[Mesh], proj: np.ndarray, view: np.ndarray,
                     materials: dict[str, np.ndarray], light: dict[str, np.ndarray], cull: bool = False) -> np.ndarray:
         """Meshes over a transparent background, hidden where `occluders` (depth only) are nearer.
@@ -344,12 +376,19 @@ class Rasterizer:
         return np.frombuffer(raw, dtype=np.uint8).reshape(self.size, self.size, 4)[::-1].copy()
 
     def release(self) -> None:
+        with self.ctx:
+            self._release_objects()
+        self.ctx.release()
+
+    def _release_objects(self) -> None:
         for entry in self._cache.values():
             for obj in entry[:3]:
                 obj.release()
         self._cache.clear()
+        if self.photos is not None:
+            self.photos.release()
+            self.photos = None
         if self._big is not None:
             for fbo in self._big:
                 fbo.release()
             self._big = None
-        self.ctx.release()

@@ -65,7 +65,10 @@ class SequenceRenderer:
         self.body = AnnyBody()
         ref = self.body.rest(Phenotype(0.5, 2.0 / 3.0, 0.5, 0.5, 0.5, 0.5))
         self.joints = JointRegressor(self.body.bone_labels, self.body.vertex_bone, ref["vertices"])
-        self.raster = Rasterizer(opts.crop_size, samples=opts.msaa)
+        from movnect.data.anny.photos import load_photos
+
+        self.photo_names, photos = load_photos()
+        self.raster = Rasterizer(opts.crop_size, samples=opts.msaa, photos=photos)
         self.incidence = face_incidence(self.body.faces, self.body.num_vertices)
         self.timing = {"body": 0.0, "raster": 0.0, "compositing": 0.0, "encode": 0.0, "samples": 0}
 
@@ -174,11 +177,12 @@ class SequenceRenderer:
         if rng.uniform() < SECOND_PERSON_P:
             other, other_look, other_xy = self._second_person(rng, centre, perf.heads[:, 0])
         path = perf.heads[:, 0, :2] if other is None else np.concatenate([perf.heads[:, 0, :2], other_xy[None]])
-        room = sample_room(rng, centre[None], path, 0.45, perf.seat, (centre, joints_w[k_mid, 0]), 2 * BODY_SLOTS)
+        room = sample_room(rng, centre[None], path, 0.45, perf.seat, (centre, joints_w[k_mid, 0]), 2 * BODY_SLOTS,
+                           self.photo_names)
         light = sample_light(rng, room.floor_rgb)
         second_mats = other_look.materials if other_look is not None else look.materials  # (unused slots if none)
         materials = {k: np.concatenate([look.materials[k], second_mats[k], room.materials[k]]) for k in look.materials}
-        room_mesh = Mesh(room.positions, room.normals, room.positions, room.material, room.faces)
+        room_mesh = Mesh(room.positions, room.normals, room.tex, room.material, room.faces)
         static = [room_mesh] + (other or [])
         deg = sample_degradation(rng)
         view = np.eye(4)

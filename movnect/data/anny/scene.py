@@ -11,7 +11,8 @@ Cameras (`sample_camera`), like the users' and Human3.6M's:
            capture region of the motion generator
 Rooms (`sample_room`): a box room (floor wood / tiles / carpet, painted or papered walls,
 ceiling) turned to a random angle and sized to hold the camera and the person, with furniture
-boxes along the walls (tables, shelves, cabinets), pictures and doors on the walls, a seat
+boxes along the walls (tables, shelves, cabinets), pictures (real photographs from
+photos.py when scikit-image is installed, else procedural) and doors on the walls, a seat
 when the motion sits, and sometimes an occluder between camera and person (a desk in front of
 a webcam, a box or a chair back elsewhere). Lights (`sample_light`): hemisphere ambient and
 one directional light of random direction, colour temperature and strength.
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from movnect.camera import Camera, Extrinsics, Intrinsics, h36m_camera, h36m_camera_ids, h36m_subjects
-from movnect.data.anny.appearance import CHECKS, DOTS, NOISE, SOLID, STRIPES, TILES, WOOD, linear
+from movnect.data.anny.appearance import CHECKS, DOTS, NOISE, PHOTO, SOLID, STRIPES, TILES, WOOD, linear
 
 CAMERA_KINDS = ("webcam", "phone", *h36m_camera_ids())
 
@@ -143,10 +144,20 @@ class Room:
     faces: np.ndarray
     materials: dict[str, np.ndarray]
     floor_rgb: np.ndarray
+    tex: np.ndarray          # (N, 3) texture coordinates: world position, or (u, v, 5) on pictures
 
 
-def _mat(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+# UV of `box`'s 24 vertices: each face's two in-plane axes in order, 0..1
+_BOX_UV = np.tile(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), (6, 1))
+
+
+def _mat(rng: np.random.Generator, kind: str, photos: tuple[str, ...] = ()
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     u = rng.uniform()
+    pictures = [i for i, n in enumerate(photos) if n != "brick"]
+    if kind == "picture" and pictures and rng.uniform() < 0.6:   # a photograph, lightly tinted
+        tint = np.clip(1.0 + rng.normal(0, 0.05, 3), 0.8, 1.1)
+        return tint, tint, np.array([PHOTO, 1.0, 0.05, float(rng.choice(pictures))]), np.array([0.0, 0.0, 1.0])
     a = rng.uniform(0, 255, 3)
     up = np.array([0.0, 0.0, 1.0])
     if kind == "floor":
@@ -162,6 +173,10 @@ def _mat(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, np.ndarray, n
         return linear(base), linear(base * 0.75), np.array([NOISE, rng.uniform(20, 60), 0.0, rng.uniform(0, 9)]), up
     if kind == "wall":
         base = np.clip(rng.uniform(150, 245) * np.ones(3) + rng.normal(0, 25, 3), 0, 255)
+        if "brick" in photos and u > 0.88:   # a brick wall (photo texture, 1-2 m per repeat)
+            tint = np.clip(linear(base) * 1.6, 0.3, 1.2)
+            return tint, tint, np.array([PHOTO, 1.0 / rng.uniform(1.0, 2.0), 0.0, float(photos.index("brick"))]), \
+                np.array([1.0, 0.0, 0.0])
         if u < 0.2:
             base = np.clip(a * 0.7 + 60, 0, 255)
         if u < 0.85:
@@ -183,11 +198,13 @@ def _mat(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, np.ndarray, n
 
 def sample_room(rng: np.random.Generator, camera_centres: np.ndarray, person_xy: np.ndarray,
                 keep_clear: float, seat: tuple[float, float, float, float] | None,
-                occluder: tuple[np.ndarray, np.ndarray] | None, first_slot: int) -> Room:
+                occluder: tuple[np.ndarray, np.ndarray] | None, first_slot: int,
+                photos: tuple[str, ...] = ()) -> Room:
     """A furnished room containing the cameras (K, 3) m and the person's floor path (T, 2) m.
 
     keep_clear: no furniture within this distance of the path; occluder: (camera centre (3,),
-    person point (3,)) to maybe put a box between them.
+    person point (3,)) to maybe put a box between them; photos: names of the photo texture
+    layers (photos.load_photos), used for pictures and brick walls.
     """
     yaw = rng.uniform(-np.pi, np.pi)
     c, s = np.cos(yaw), np.sin(yaw)
@@ -199,7 +216,11 @@ def sample_room(rng: np.random.Generator, camera_centres: np.ndarray, person_xy:
     centre = np.array([*((lo + hi) / 2) @ to_room, 0.0])
     parts = [box(centre, [hi[0] - lo[0], hi[1] - lo[1], height], yaw, 0, inward=True)]
     # the room box's faces: order -x, +x, -y, +y, floor (-z), ceiling (+z) (see `box`)
-    mats = [_mat(rng, "wall"), _mat(rng, "wall"), _mat(rng, "floor"), _mat(rng, "wall")]
+    mats = [_mat(rng, "wall", photos), _mat(rng, "wall", photos), _mat(rng, "floor"), _mat(rng, "wall")]
+    # brick walls: material 0 covers the walls facing room x (they run along room y), 1 the others
+    for w, along in ((0, np.array([-s, c])), (1, np.array([c, s]))):
+        if mats[w][2][0] == PHOTO:
+            mats[w] = (mats[w][0], mats[w][1], mats[w][2], np.array([along[0], along[1], 0.0]))
     mats[3] = (linear([235, 235, 232]), linear([220, 220, 218]), np.array([NOISE, 5, 0, 0]), np.array([0, 0, 1.0]))
     room_mat = np.array([0, 0, 1, 1, 2, 3], dtype=np.float64).repeat(4)
     p, n, _, f = parts[0]
@@ -212,7 +233,7 @@ def sample_room(rng: np.random.Generator, camera_centres: np.ndarray, person_xy:
 
     furniture = [_mat(rng, "furniture") for _ in range(2)]
     mats += furniture
-    pictures = [_mat(rng, "picture") for _ in range(2)]
+    pictures = [_mat(rng, "picture", photos) for _ in range(2)]
     mats += pictures
     for _ in range(int(rng.integers(2, 7))):     # furniture along the walls
         wall = int(rng.integers(4))
@@ -229,6 +250,7 @@ def sample_room(rng: np.random.Generator, camera_centres: np.ndarray, person_xy:
         xy = local @ to_room
         if clear(xy, max(size[:2]) / 2):
             parts.append(box([*xy, 0.0], size, by, 4 + int(rng.integers(2))))
+    picture_parts: set[int] = set()
     for _ in range(int(rng.integers(0, 4))):     # pictures, doors on the walls
         wall = int(rng.integers(4))
         door = rng.uniform() < 0.3
@@ -239,7 +261,12 @@ def sample_room(rng: np.random.Generator, camera_centres: np.ndarray, person_xy:
             local, by = np.array([lo[0] + 0.01 if wall == 0 else hi[0] - 0.01, lo[1] + t * (hi[1] - lo[1])]), yaw + np.pi / 2
         else:
             local, by = np.array([lo[0] + t * (hi[0] - lo[0]), lo[1] + 0.01 if wall == 2 else hi[1] - 0.01]), yaw
-        parts.append(box([*(local @ to_room), z0], [w_, 0.02, h_], by, 6 + int(rng.integers(2))))
+        part = box([*(local @ to_room), z0], [w_, 0.02, h_], by, 6 + int(rng.integers(2)))
+        if not door and photos:
+            h_ = w_ * rng.uniform(0.6, 1.0)  # photographs are square crops: keep them near square
+            part = box([*(local @ to_room), z0], [w_, 0.02, h_], by, 6 + int(rng.integers(2)))
+        parts.append(part)
+        picture_parts.add(len(parts) - 1)
     if seat is not None:
         sx, sy, top, syaw = seat
         parts.append(box([sx, sy, 0.0], [0.45, 0.45, max(top, 0.2)], syaw, 4))
@@ -256,14 +283,15 @@ def sample_room(rng: np.random.Generator, camera_centres: np.ndarray, person_xy:
             ang = np.arctan2(target[1] - cam[1], target[0] - cam[0]) + np.pi / 2 + rng.normal(0, 0.3)
             parts.append(box([*xy, 0.0], size, ang, 4 + int(rng.integers(2))))
     k = 0
-    pos, nrm, mat, faces = [], [], [], []
-    for p, n, m, f in parts:
+    pos, nrm, mat, faces, tex = [], [], [], [], []
+    for i, (p, n, m, f) in enumerate(parts):
         pos.append(p), nrm.append(n), mat.append(m + first_slot), faces.append(f + k)
+        tex.append(np.c_[_BOX_UV, np.full(len(p), 5.0)] if i in picture_parts else p)
         k += len(p)
     materials = {key: np.array([m[i] for m in mats], dtype=np.float64)
                  for i, key in enumerate(("color_a", "color_b", "pattern", "axis"))}
     return Room(np.concatenate(pos), np.concatenate(nrm), np.concatenate(mat), np.concatenate(faces),
-                materials, materials["color_a"][2])
+                materials, materials["color_a"][2], np.concatenate(tex))
 
 
 def sample_light(rng: np.random.Generator, floor_linear: np.ndarray) -> dict[str, np.ndarray]:

@@ -59,9 +59,12 @@ class SynthOptions:
         return math.ceil(self.rows / self.frames)
 
     def params(self) -> dict:
+        from movnect.data.anny.photos import load_photos
+
         p = asdict(self)
         p.pop("workers")
-        return {"format": FORMAT, "version": VERSION, "renderer": "anny", **p}
+        # the photos available change the rooms: a resumed run must have the same ones
+        return {"format": FORMAT, "version": VERSION, "renderer": "anny", "photos": list(load_photos()[0]), **p}
 
 
 _RENDERER = None

@@ -146,3 +146,32 @@ def test_vertex_normals_with_precomputed_incidence_agree():
     v = rng.normal(size=(50, 3))
     f = rng.integers(0, 50, (80, 3))
     np.testing.assert_allclose(vertex_normals(v, f, face_incidence(f, 50)), vertex_normals(v, f), atol=1e-12)
+
+
+def test_photo_material_shows_the_photo():
+    """Pattern 9 samples the photo texture array at the UV carried in the texture coordinate."""
+    pytest.importorskip("moderngl")
+    from movnect.data.anny import RendererUnavailable
+    from movnect.data.anny.raster import Rasterizer
+
+    rng = np.random.default_rng(0)
+    photo = np.zeros((2, 64, 64, 3), np.uint8)
+    photo[1, :32] = (250, 20, 20)      # layer 1: red top half, blue bottom half
+    photo[1, 32:] = (20, 20, 250)
+    try:
+        r = Rasterizer(32, samples=0, photos=photo)
+    except RendererUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        # a square facing the camera filling the view, UV (0, 0) bottom-left
+        pos = np.array([[-1, 1, 2.0], [1, 1, 2.0], [1, -1, 2.0], [-1, -1, 2.0]])   # camera frame: y down
+        uvw = np.array([[0, 0, 5.0], [1, 0, 5.0], [1, 1, 5.0], [0, 1, 5.0]])
+        mesh = Mesh(pos, np.tile([0, 0, -1.0], (4, 1)), uvw, 0, np.array([[0, 1, 2], [0, 2, 3]]))
+        mats = {"color_a": np.ones((1, 3)), "color_b": np.ones((1, 3)), "pattern": np.array([[9, 1, 0, 1]]),
+                "axis": np.array([[0, 0, 1.0]])}
+        light = {"sky": np.ones(3), "ground": np.ones(3), "light_dir": np.array([0, 0, 1.0]), "light_col": np.zeros(3)}
+        img = r.render([mesh], projection(32, 32, 15.5, 15.5, 32, 32), np.eye(4), mats, light)
+        top, bottom = img[:12].reshape(-1, 3).mean(axis=0), img[-12:].reshape(-1, 3).mean(axis=0)
+        assert top[0] > 200 and top[2] < 80 and bottom[2] > 200 and bottom[0] < 80
+    finally:
+        r.release()
