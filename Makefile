@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	# torch first and alone: 2.13.0 is the CPU wheel these machines serve locally.
 	$(PY) -m pip install torch==2.13.0
 	# Every extra in one resolver run (export.md: coremltools + litert-torch pins).
-	$(PY) -m pip install -e '.[export,test]'
+	$(PY) -m pip install -e '.[export,test,synth]'
 	# BlazePose model files (person detector, real-image teacher) and the real test footage,
 	# pinned by checksum, into the asset cache (movnect/assets.py).
 	$(PY) -m movnect fetch-assets all

@@ -21,6 +21,34 @@ _ARM = {"l": (16, 17, 18, 19, 20, 21, 22, 23), "r": (24, 25, 26, 27, 28, 29, 30,
 _SIGN = {"l": 1.0, "r": -1.0}
 
 
+def segment_rotations(tracks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """World orientation of each body segment, (N, 3, 3) each, from angle tracks.
+
+    Columns are the segment's (forward, left, up) axes in the world frame; with every angle
+    zero all segments share the pelvis frame (standing straight, limbs hanging down).
+    Keys: pelvis, lower (lower torso), upper (chest), head, and per side s in 'l', 'r':
+    thigh_s, shank_s, foot_s, upper_arm_s, forearm_s, hand_s. Also used to retarget these
+    motions onto other rigs (movnect.data.anny.motion).
+    """
+    rp = _rot(2, tracks["yaw"]) @ _rot(1, tracks["pitch"]) @ _rot(0, tracks["roll"])
+    half = {k: tracks[k] / 2 for k in ("spine_flex", "spine_lat", "spine_twist")}
+    bend = _rot(1, half["spine_flex"]) @ _rot(0, -half["spine_lat"]) @ _rot(2, half["spine_twist"])
+    rl = rp @ bend
+    ru = rl @ bend
+    rn = ru @ _rot(1, tracks["neck_flex"]) @ _rot(0, -tracks["neck_lat"]) @ _rot(2, tracks["neck_twist"])
+    out = {"pelvis": rp, "lower": rl, "upper": ru, "head": rn}
+    for side, sign in _SIGN.items():
+        rh = rp @ _rot(1, -tracks[f"hip_flex_{side}"]) @ _rot(0, sign * tracks[f"hip_abd_{side}"]) \
+            @ _rot(2, -sign * tracks[f"hip_rot_{side}"])
+        rk = rh @ _rot(1, tracks[f"knee_{side}"])
+        rs = ru @ _rot(1, -tracks[f"sh_flex_{side}"]) @ _rot(0, sign * tracks[f"sh_abd_{side}"]) \
+            @ _rot(2, -sign * tracks[f"sh_rot_{side}"])
+        rf = rs @ _rot(1, -tracks[f"elbow_{side}"])
+        out.update({f"thigh_{side}": rh, f"shank_{side}": rk, f"foot_{side}": rk @ _rot(1, -tracks[f"ankle_{side}"]),
+                    f"upper_arm_{side}": rs, f"forearm_{side}": rf, f"hand_{side}": rf @ _rot(1, -tracks[f"wrist_{side}"])})
+    return out
+
+
 def forward_kinematics(tracks: dict[str, np.ndarray], shape: BodyShape) -> Motion:
     """Angle tracks (see synthetic_motion.angle_tracks) -> Motion with feet on the floor.
 
@@ -30,12 +58,8 @@ def forward_kinematics(tracks: dict[str, np.ndarray], shape: BodyShape) -> Motio
     n = tracks["x"].shape[0]
     joints = np.zeros((n, 32, 3))
     pelvis = np.stack([tracks["x"], tracks["y"], np.zeros(n)], -1)
-    rp = _rot(2, tracks["yaw"]) @ _rot(1, tracks["pitch"]) @ _rot(0, tracks["roll"])
-    half = {k: tracks[k] / 2 for k in ("spine_flex", "spine_lat", "spine_twist")}
-    bend = _rot(1, half["spine_flex"]) @ _rot(0, -half["spine_lat"]) @ _rot(2, half["spine_twist"])
-    rl = rp @ bend
-    ru = rl @ bend
-    rn = ru @ _rot(1, tracks["neck_flex"]) @ _rot(0, -tracks["neck_lat"]) @ _rot(2, tracks["neck_twist"])
+    seg = segment_rotations(tracks)
+    rp, rl, ru, rn = seg["pelvis"], seg["lower"], seg["upper"], seg["head"]
     joints[:, 0] = pelvis
     joints[:, 11] = pelvis + _apply(rl, np.array([0.0, 0.0, 0.12 * s.spine_low]))
     joints[:, 12] = pelvis + _apply(rl, np.array([0.0, 0.0, s.spine_low]))
@@ -45,12 +69,9 @@ def forward_kinematics(tracks: dict[str, np.ndarray], shape: BodyShape) -> Motio
     for side, sign in _SIGN.items():
         hip, knee, ankle, toe, tip = _LEG[side]
         joints[:, hip] = pelvis + _apply(rp, np.array([0.0, sign * s.hip_half, 0.0]))
-        rh = rp @ _rot(1, -tracks[f"hip_flex_{side}"]) @ _rot(0, sign * tracks[f"hip_abd_{side}"]) \
-            @ _rot(2, -sign * tracks[f"hip_rot_{side}"])
+        rh, rk, ra = seg[f"thigh_{side}"], seg[f"shank_{side}"], seg[f"foot_{side}"]
         joints[:, knee] = joints[:, hip] + _apply(rh, np.array([0.0, 0.0, -s.thigh]))
-        rk = rh @ _rot(1, tracks[f"knee_{side}"])
         joints[:, ankle] = joints[:, knee] + _apply(rk, np.array([0.0, 0.0, -s.shank]))
-        ra = rk @ _rot(1, -tracks[f"ankle_{side}"])
         joints[:, toe] = joints[:, ankle] + _apply(ra, np.array([0.72 * s.foot, 0.0, -0.9 * s.ankle_height]))
         joints[:, tip] = joints[:, toe] + _apply(ra, np.array([0.28 * s.foot, 0.0, -0.1 * s.ankle_height]))
 
@@ -58,12 +79,9 @@ def forward_kinematics(tracks: dict[str, np.ndarray], shape: BodyShape) -> Motio
         sw = s.shoulder_half
         joints[:, clav] = joints[:, 13] + _apply(ru, np.array([0.0, sign * 0.25 * sw, -0.05 * sw]))
         joints[:, sh] = joints[:, 13] + _apply(ru, np.array([0.0, sign * sw, -0.12 * sw]))
-        rs = ru @ _rot(1, -tracks[f"sh_flex_{side}"]) @ _rot(0, sign * tracks[f"sh_abd_{side}"]) \
-            @ _rot(2, -sign * tracks[f"sh_rot_{side}"])
+        rs, rf, rw = seg[f"upper_arm_{side}"], seg[f"forearm_{side}"], seg[f"hand_{side}"]
         joints[:, elb] = joints[:, sh] + _apply(rs, np.array([0.0, 0.0, -s.upper_arm]))
-        rf = rs @ _rot(1, -tracks[f"elbow_{side}"])
         joints[:, wr] = joints[:, elb] + _apply(rf, np.array([0.0, 0.0, -s.forearm]))
-        rw = rf @ _rot(1, -tracks[f"wrist_{side}"])
         hd = s.hand
         joints[:, th] = joints[:, wr] + _apply(rw, np.array([0.3 * hd, -sign * 0.15 * hd, -0.35 * hd]))
         joints[:, th_tip] = joints[:, th] + _apply(rw, np.array([0.2 * hd, 0.0, -0.2 * hd]))

