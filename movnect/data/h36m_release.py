@@ -5,6 +5,13 @@ Layout (official): S*/MyPoseFeatures/D3_Positions/<file action>.cdf (variable 'P
 File action names vary ('TakingPhoto' vs 'Photo', 'WalkingDog' vs 'WalkDog', 'Directions 1');
 `canonical_action` maps them onto the 15 canonical actions.
 
+Subactions follow the official numbering of the release's metadata.xml (package data
+movnect/resources/h36m_subactions.json, `subaction_table`): e.g. S1 Directions 1 is
+`Directions 1.*`, 2 is `Directions.*`; S11 Phoning 1 is `Phoning 3.*`. The rank of the sorted
+file names differs for 85 of the 105 public subject/action pairs, so it is never used for a
+file the table knows; a file it does not know (not in the real release) is numbered after the
+official takes, by name order, with a note.
+
 Cameras come from the package data (movnect.camera.h36m_camera) unless the release root holds
 a `movnect_cameras.json` override in the same schema: the synthetic generator writes one when it
 renders at reduced resolution (intrinsics scaled); real releases never have it.
@@ -15,6 +22,8 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +50,7 @@ class Sequence:
     subject: str
     stem: str           # file action name, e.g. 'Directions 1'
     action: str         # canonical action, e.g. 'Directions'
-    subaction: int      # 1-based order of the stem among the subject's takes of the action
+    subaction: int      # official 1-based subaction number (metadata.xml; `subaction_table`)
     camera: str
     cdf_path: Path
     video_path: Path
@@ -57,6 +66,40 @@ def canonical_action(stem: str) -> str | None:
     base = m.group(1) if m else stem
     base = _ALIASES.get(base, base)
     return base if base in ACTIONS else None
+
+
+@lru_cache(maxsize=1)
+def subaction_table() -> dict[str, dict[str, tuple[str, ...]]]:
+    """{subject: {canonical action: (file name of subaction 1, of subaction 2)}} for the seven
+    public subjects, from the package data (metadata.xml's mapping; source in the JSON file)."""
+    text = resources.files("movnect").joinpath("resources/h36m_subactions.json").read_text()
+    data = json.loads(text)["subactions"]
+    return {s: {a: tuple(v) for a, v in acts.items()} for s, acts in data.items()}
+
+
+def official_subaction(subject: str, stem: str) -> int | None:
+    """Official subaction number (1 or 2) of a release file name, None when the table lacks it.
+
+    >>> official_subaction("S1", "Directions"), official_subaction("S11", "Phoning 3")
+    (2, 1)
+    """
+    action = canonical_action(stem)
+    takes = subaction_table().get(subject, {}).get(action or "", ())
+    return takes.index(stem) + 1 if stem in takes else None
+
+
+def number_takes(subject: str, stems: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Subaction numbers of one subject's file names of ONE action: official numbers from the
+    table; names it lacks get the next free numbers in name order, each with a note."""
+    numbers = {stem: n for stem in stems if (n := official_subaction(subject, stem)) is not None}
+    notes, nxt = [], max(numbers.values(), default=0) + 1
+    for stem in sorted(st for st in stems if st not in numbers):
+        while nxt in numbers.values():
+            nxt += 1
+        numbers[stem] = nxt
+        notes.append(f"{subject}/{stem}: not in the official subaction table (metadata.xml), numbered {nxt}")
+        nxt += 1
+    return numbers, notes
 
 
 def subject_key(subject: str) -> tuple[int, str]:
@@ -101,7 +144,10 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
                 continue
             takes.setdefault(action, []).append(cdf.stem)
         for action, stems in takes.items():
-            for sub, stem in enumerate(sorted(stems), start=1):
+            numbers, notes = number_takes(subject, stems)
+            problems.extend(notes)
+            for stem in sorted(stems):
+                sub = numbers[stem]
                 cdf_path = root / subject / "MyPoseFeatures" / "D3_Positions" / f"{stem}.cdf"
                 for c in cams:
                     video = root / subject / "Videos" / f"{stem}.{c}.mp4"

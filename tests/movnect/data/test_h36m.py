@@ -31,7 +31,8 @@ def test_row_counts_frames_and_name_tables(tiny_h5):
         assert int(f.attrs["rows"]) == 32 == len(f["images"]) == len(f["joints3d"])
         assert _names(f["names/subjects"]) == ["S1", "S9"]
         assert _names(f["names/cameras"]) == ["54138969", "55011271"]
-        assert _names(f["names/sequences"]) == ["S1/Directions", "S1/Walking", "S9/Directions 1", "S9/Walking 1"]
+        assert _names(f["names/sequences"]) == ["S1/Directions 1", "S1/Walking 1", "S9/Directions 1", "S9/Walking 1"]
+        assert set(f["subaction"][...].tolist()) == {1}  # take 0 of the generator is subaction 1
         assert len(_names(f["names/actions"])) == 15
         seq, cams, frame = f["sequence"][...], f["camera"][...], f["frame"][...]
         for s in range(4):
@@ -99,7 +100,7 @@ def test_action_name_variants_are_ingested_as_canonical_actions(tmp_path):
     write_release(release, SynthConfig(subjects=("S1",), actions=("Photo", "WalkDog"), subactions=2, frames=3,
                                        cameras=("58860488",), image_size=160, seed=5))
     stems = sorted(p.stem for p in (release / "S1" / "MyPoseFeatures" / "D3_Positions").glob("*.cdf"))
-    assert stems == ["TakingPhoto", "TakingPhoto 1", "WalkingDog", "WalkingDog 1"]
+    assert stems == ["TakingPhoto", "TakingPhoto 1", "WalkingDog", "WalkingDog 1"]  # S1's names in the release
     one = prepare_h36m(release, tmp_path / "a.h5", PrepareOptions(frame_step=1, crop_size=64))
     two = prepare_h36m(release, tmp_path / "b.h5", PrepareOptions(frame_step=1, crop_size=64, workers=2))
     assert one.rows == two.rows == 12 and one.count("converted") == 4
@@ -107,6 +108,9 @@ def test_action_name_variants_are_ingested_as_canonical_actions(tmp_path):
         actions = _names(a["names/actions"])
         assert sorted({actions[i] for i in a["action"][...]}) == ["Photo", "WalkDog"]
         assert sorted(set(a["subaction"][...])) == [1, 2]
+        seqs = _names(a["names/sequences"])
+        subaction = {seqs[q]: int(n) for q, n in zip(a["sequence"][...], a["subaction"][...])}
+        assert subaction == {"S1/TakingPhoto": 2, "S1/TakingPhoto 1": 1, "S1/WalkingDog": 2, "S1/WalkingDog 1": 1}
         for k in ("joints3d", "joints2d", "crop_box", "frame", "action", "sequence"):
             np.testing.assert_array_equal(a[k][...], b[k][...])  # parallel == serial
         assert all(np.array_equal(x, y) for x, y in zip(a["images"][...], b["images"][...]))
@@ -191,13 +195,13 @@ def damaged_release(tiny_h5, tmp_path):
     """The tiny release with a truncated CDF, a garbage video, a short and a long video."""
     release = tmp_path / "damaged"
     shutil.copytree(tiny_h5.parent / "release", release)
-    cdf = release / "S1" / "MyPoseFeatures" / "D3_Positions" / "Walking.cdf"
+    cdf = release / "S1" / "MyPoseFeatures" / "D3_Positions" / "Walking 1.cdf"
     cdf.write_bytes(cdf.read_bytes()[:900])
     rng = np.random.default_rng(0)
     (release / "S9" / "Videos" / "Directions 1.55011271.mp4").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
     video = release / "S9" / "Videos" / "Walking 1.54138969.mp4"
     _rewrite_video(video, video, 12)
-    video = release / "S1" / "Videos" / "Directions.55011271.mp4"
+    video = release / "S1" / "Videos" / "Directions 1.55011271.mp4"
     _rewrite_video(video, video, 23)
     return release
 
@@ -205,13 +209,13 @@ def damaged_release(tiny_h5, tmp_path):
 def test_damaged_inputs_are_skipped_with_reasons_and_the_rest_converts(damaged_release, tmp_path):
     summary = prepare_h36m(damaged_release, tmp_path / "d.h5")
     skipped = {r.name: r.message for r in summary.results if r.status == "skipped"}
-    assert sorted(skipped) == ["S1/Walking.54138969", "S1/Walking.55011271", "S9/Directions 1.55011271"]
-    assert "truncated or unreadable CDF file" in skipped["S1/Walking.54138969"]
+    assert sorted(skipped) == ["S1/Walking 1.54138969", "S1/Walking 1.55011271", "S9/Directions 1.55011271"]
+    assert "truncated or unreadable CDF file" in skipped["S1/Walking 1.54138969"]
     assert "unreadable video" in skipped["S9/Directions 1.55011271"]
     assert summary.rows == 32 - 3 * 4 - 1  # the 12-frame video gives frames 0, 5, 10
     warnings = [w for r in summary.results for w in r.warnings]
     assert "S9/Walking 1.54138969: video has 12 frames, mocap 20: used the first 12" in warnings
-    assert "S1/Directions.55011271: video longer than the mocap (20 frames): trimmed" in warnings
+    assert "S1/Directions 1.55011271: video longer than the mocap (20 frames): trimmed" in warnings
     with open_h36m(tmp_path / "d.h5") as f:
         assert len(json.loads(f.attrs["skipped"])) == 3 and len(json.loads(f.attrs["warnings"])) == 2
         assert f["frame"][...].max() == 15
