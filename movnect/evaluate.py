@@ -12,6 +12,10 @@ Two sources of predictions: a checkpoint run on the file's stored crops (optiona
 flip test: maps of the mirrored crop mapped back with codec.flip_maps and averaged), or an
 .npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
 frame, which must cover exactly the protocol's rows, be finite and within MAX_ABS_MM.
+
+Known damaged takes (movnect.data.h36m_release.damaged_takes: S9 Greeting, SittingDown 1,
+Waiting 1; S11 Directions camera 54138969) are left out of the protocol's rows unless
+`keep_damaged`; the report's protocol names the variant and how many rows it concerned.
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import json
 
 import numpy as np
 import torch
@@ -35,6 +41,7 @@ class Protocol:
     subjects: tuple[str, ...] = ("S9", "S11")
     frame_step: int = 64
     flip_test: bool = False
+    keep_damaged: bool = False    # score the known damaged takes too (left out by default)
 
     def __post_init__(self) -> None:
         if self.frame_step < 1 or not self.subjects:
@@ -49,6 +56,7 @@ class GroundTruth:
     action_names: list[str]
     cameras: list[str]
     file_frame_step: int
+    damaged: dict[str, Any] | None = None   # the damaged-take variant (see damaged_description)
 
 
 def _names(f: Any, key: str) -> list[str]:
@@ -65,8 +73,16 @@ def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
         if "joints3d" not in f:
             raise ValueError(f"{path} has no 3D labels (no 'joints3d' dataset): eval needs a file with 3D joints")
     rows = select_rows(path, tuple(protocol.subjects), protocol.frame_step)
+    with open_h36m(path) as f:
+        bad = damaged_mask(f, rows)
+        damaged = {"variant": "kept" if protocol.keep_damaged else "excluded",
+                   "rows": int(bad.sum()) if bad is not None else None,
+                   "file": json.loads(f.attrs["damaged"])["variant"] if "damaged" in f.attrs else "unknown"}
+    if bad is not None and not protocol.keep_damaged:
+        rows = rows[~bad]
     if len(rows) == 0:
-        raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0")
+        raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0"
+                         + (" outside the known damaged takes (--keep-damaged keeps them)" if damaged["rows"] else ""))
     with open_h36m(path) as f:
         joints = f["joints3d"][...][rows].astype(np.float64)
         if not np.isfinite(joints).all():
@@ -74,7 +90,39 @@ def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
         cams = sorted(set(f["camera"][...][rows].tolist()))
         camera_names = _names(f, "cameras")
         return GroundTruth(rows, joints, f["action"][...][rows].astype(np.int64), _names(f, "actions"),
-                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)))
+                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)), damaged)
+
+
+def damaged_mask(f: Any, rows: np.ndarray) -> np.ndarray | None:
+    """(len(rows),) bool: rows of known damaged takes (by names/sequences and camera); None for a
+    file without the sequence columns (then nothing can be said)."""
+    from movnect.data.h36m_release import damaged_take
+
+    if "sequence" not in f or "names/sequences" not in f or "camera" not in f:
+        return None
+    seqs, cams = _names(f, "sequences"), _names(f, "cameras")
+    seq, cam = f["sequence"][...][rows], f["camera"][...][rows]
+    bad = np.zeros(len(rows), dtype=bool)
+    for q, c in {(int(a), int(b)) for a, b in zip(seq, cam)}:
+        subject, _, stem = seqs[q].partition("/")
+        if damaged_take(subject, stem, cams[c]) is not None:
+            bad |= (seq == q) & (cam == c)
+    return bad
+
+
+def damaged_description(d: dict[str, Any] | None) -> str:
+    """One line naming the damaged-take variant of a score."""
+    from movnect.data.h36m_release import damaged_takes
+
+    names = "; ".join(t.label for t in damaged_takes())
+    if d is None:
+        return f"damaged takes ({names}): unknown"
+    if d["rows"] is None:
+        return f"damaged takes ({names}): not identifiable in this file (no sequence names)"
+    if d["variant"] == "kept":
+        return f"damaged takes ({names}): kept (--keep-damaged), {d['rows']} of the scored rows"
+    where = ("the file was prepared without them" if d["file"] == "excluded" else f"{d['rows']} rows left out here")
+    return f"damaged takes ({names}): excluded ({where})"
 
 
 @torch.no_grad()
@@ -214,6 +262,7 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
             "pck150_auc": "root-relative, all joints, error < threshold; AUC over 0..150 mm step 5",
         },
         "averages": "overall = mean over frames; action_mean = mean of per-action means",
+        "damaged_takes": damaged_description(gt.damaged),
     }
     return result
 
@@ -232,6 +281,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         f"- subjects: {', '.join(p['subjects'])}; frames: every {p['frame_step']}th video frame "
         f"({result['frames']} frames; {p['rows']})",
         f"- joints: {p['joints']}; flip test: {'yes' if p['flip_test'] else 'no'}",
+        f"- {p['damaged_takes']}",
         f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "
         f"N-MPJPE: {p['alignment']['n_mpjpe']}; 3DPCK/AUC: {p['alignment']['pck150_auc']}",
     ]

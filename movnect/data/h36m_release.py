@@ -102,6 +102,52 @@ def number_takes(subject: str, stems: list[str]) -> tuple[dict[str, int], list[s
     return numbers, notes
 
 
+@dataclass(frozen=True)
+class DamagedTake:
+    """A known damaged take (package data movnect/resources/h36m_damaged.json)."""
+
+    subject: str
+    stem: str
+    subaction: int
+    cameras: tuple[str, ...] | None   # None: every camera
+    reason: str
+    source: str
+
+    def covers(self, subject: str, stem: str, camera: str | None = None) -> bool:
+        """True for this take's (subject, stem) and, when given, an affected camera."""
+        if (subject, stem) != (self.subject, self.stem):
+            return False
+        return camera is None or self.cameras is None or camera in self.cameras
+
+    @property
+    def label(self) -> str:
+        where = "all cameras" if self.cameras is None else "camera " + ", ".join(self.cameras)
+        return f"{self.subject}/{self.stem} ({where})"
+
+
+@lru_cache(maxsize=1)
+def damaged_takes() -> tuple[DamagedTake, ...]:
+    """The known damaged takes: S9 Greeting, SittingDown 1, Waiting 1 (mocap about half the video,
+    misaligned) and S11 Directions camera 54138969 (corrupt video in older downloads)."""
+    text = resources.files("movnect").joinpath("resources/h36m_damaged.json").read_text()
+    out = []
+    for t in json.loads(text)["takes"]:
+        cams = None if t["cameras"] == "all" else tuple(t["cameras"])
+        out.append(DamagedTake(t["subject"], t["stem"], int(t["subaction"]), cams, t["reason"], t["source"]))
+    return tuple(out)
+
+
+def damaged_take(subject: str, stem: str, camera: str | None = None) -> DamagedTake | None:
+    """The damaged-take entry covering (subject, file name, camera), or None."""
+    return next((t for t in damaged_takes() if t.covers(subject, stem, camera)), None)
+
+
+def split_damaged(sequences: list[Sequence]) -> tuple[list[Sequence], list[Sequence]]:
+    """(sequences that are not known to be damaged, those that are), order kept."""
+    bad = [s for s in sequences if damaged_take(s.subject, s.stem, s.camera) is not None]
+    return [s for s in sequences if s not in bad], bad
+
+
 def subject_key(subject: str) -> tuple[int, str]:
     """Sort key putting S2 before S11."""
     m = re.fullmatch(r"S(\d+)", subject)

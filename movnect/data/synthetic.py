@@ -10,6 +10,10 @@ writes 'TakingPhoto' / 'WalkingDog', the others 'Photo' / 'WalkDog'), so prepare
 mapping and subaction numbering meet the release's quirks. A third take (not in the release)
 gets the first free 'X k' name.
 
+Known damaged takes (`release_quirks`, on by default; h36m_release.damaged_takes) are damaged
+as in the release: S9 Greeting, SittingDown 1 and Waiting 1 get a mocap file half as long as
+their videos, S11 Directions.54138969.mp4 is truncated (unreadable, like the corrupt download).
+
 Resolution: `image_size` is the video width. 1000 (default) renders at the cameras' real
 resolution and writes nothing else: the release is read with the package's cameras exactly as a
 real one. Smaller sizes scale the intrinsics by s = image_size / 1000 (f' = s f,
@@ -31,7 +35,7 @@ import cv2
 import numpy as np
 
 from movnect import camera as cam
-from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts, subaction_table
+from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts, damaged_take, subaction_table
 from movnect.data.synthetic_body import generate_motion
 from movnect.data.synthetic_motion import CaptureRegion, sample_shape
 from movnect.data.synthetic_render import render_person, sample_appearance
@@ -47,6 +51,7 @@ class SynthConfig:
     cameras: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
     image_size: int = 1000           # video width in pixels; 1000 = the cameras' real resolution
     seed: int = 0
+    release_quirks: bool = True      # reproduce the known damaged takes (h36m_release.damaged_takes)
 
     def __post_init__(self) -> None:
         known = cam.h36m_subjects()
@@ -165,10 +170,18 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
                 stem = file_action_name(subject, action, take)
                 rng = np.random.default_rng([cfg.seed, _number(subject), 2, ACTIONS.index(action), take])
                 motion = generate_motion(action, subj.shape, subj.region, cfg.frames, rng)
-                write_pose_cdf(pose_dir / f"{stem}.cdf", motion.joints)
+                damaged = damaged_take(subject, stem) if cfg.release_quirks else None
+                mocap = motion.joints
+                if damaged is not None and damaged.cameras is None:  # mocap about half the video
+                    mocap = mocap[:max(1, len(mocap) // 2)]
+                write_pose_cdf(pose_dir / f"{stem}.cdf", mocap)
                 for camera in subj.cameras:
                     t1 = time.perf_counter()
-                    write_video(video_dir / f"{stem}.{camera.name}.mp4", subj, motion, camera)
+                    video = video_dir / f"{stem}.{camera.name}.mp4"
+                    write_video(video, subj, motion, camera)
+                    if damaged is not None and damaged.covers(subject, stem, camera.name) and damaged.cameras:
+                        data = video.read_bytes()  # a corrupt download: the end (with the index) is missing
+                        video.write_bytes(data[:len(data) // 3])
                     render_s += time.perf_counter() - t1
                     frames += cfg.frames
                     done += 1

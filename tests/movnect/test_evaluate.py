@@ -17,7 +17,7 @@ from movnect.cli import main
 from movnect.codec import Codec, CodecConfig
 from movnect.data.dataset import H36MDataset
 from movnect.models import ModelConfig, build_model
-from tests.movnect.data.fixtures import build_tiny
+from tests.movnect.data.fixtures import build_quirks, build_tiny
 
 ACTIONS = ["Directions", "Eating", "Walking"]
 
@@ -179,3 +179,32 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureF
         data[:-1] + ["--subjects", "S7", "--predictions", str(tmp_path / "a.npz")], capsys)
     assert "not found" in _run_err(["eval", "--data", str(tmp_path / "d.h5"), "--checkpoint",
                                     str(tmp_path / "missing.pt")], capsys)
+
+
+def test_damaged_takes_are_left_out_of_the_score_unless_kept_and_the_protocol_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from movnect.data.h36m import PrepareOptions, prepare_h36m
+
+    release = build_quirks(tmp_path / "rel")
+    kept = tmp_path / "kept.h5"
+    prepare_h36m(release, kept, PrepareOptions(frame_step=2, crop_size=32, keep_damaged=True))
+    every = evaluate.load_ground_truth(kept, evaluate.Protocol(("S9", "S11"), 2, keep_damaged=True))
+    clean = evaluate.load_ground_truth(kept, evaluate.Protocol(("S9", "S11"), 2))
+    # S9/Greeting: 2 cameras x frames 0, 2 of its 4-frame mocap; S11/Directions.54138969 is unreadable
+    assert len(every.rows) - len(clean.rows) == 4 and clean.damaged["rows"] == 4
+    assert evaluate.damaged_description(clean.damaged).endswith("excluded (4 rows left out here)")
+    assert "kept (--keep-damaged), 4 of the scored rows" in evaluate.damaged_description(every.damaged)
+    _npz(tmp_path / "p.npz", clean.rows, clean.joints3d)
+    assert main(["eval", "--data", str(kept), "--predictions", str(tmp_path / "p.npz"), "--frame-step", "2",
+                 "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "damaged takes (S9/Greeting (all cameras); S9/SittingDown 1 (all cameras); S9/Waiting 1 (all cameras); " \
+           "S11/Directions (camera 54138969)): excluded (4 rows left out here)" in out
+    assert "- damaged takes (" in (tmp_path / "r" / "eval.md").read_text()
+    res = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert res["protocol"]["keep_damaged"] is False and "excluded" in res["protocol"]["damaged_takes"]
+    clean_file = tmp_path / "clean.h5"
+    prepare_h36m(release, clean_file, PrepareOptions(frame_step=2, crop_size=32))
+    gt = evaluate.load_ground_truth(clean_file, evaluate.Protocol(("S9", "S11"), 2))
+    assert np.array_equal(gt.joints3d, clean.joints3d)
+    assert evaluate.damaged_description(gt.damaged).endswith("excluded (the file was prepared without them)")
