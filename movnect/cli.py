@@ -228,6 +228,11 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-damaged", action="store_true",
                    help="also score the known damaged takes (S9 Greeting, SittingDown 1, Waiting 1; "
                         "S11 Directions.54138969), left out by default")
+    p.add_argument("--crops", default="gt", metavar="gt|file:PATH|detector",
+                   help="crop source for --checkpoint: gt (the stored ground-truth crops, default), file:BOXES.npz "
+                        "(index, boxes x0 y0 x1 y1 video px) or detector (BlazePose's person detector); the last two "
+                        "cut crops from the release's videos")
+    p.add_argument("--release", default="", help="release root for --crops file:/detector (default: the one the file was prepared from)")
     p.add_argument("--device", default="cpu", help="torch device for --checkpoint (cpu, cuda, cuda:1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers reading the crops")
@@ -248,11 +253,20 @@ def _run_eval(args: argparse.Namespace) -> int:
         args.checkpoint = str(resolve_model_spec(args.checkpoint))
     protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test,
                         args.keep_damaged)
+    from movnect.eval_crops import CropSource
+
+    crops = CropSource.parse(args.crops, args.release)
+    if crops.kind == "detector":  # the app layer wires the detector in
+        from movnect.blazepose.pose import PersonFinder
+
+        finder = PersonFinder(threads=2)
+        crops.detector = lambda rgb: next(iter(finder.boxes(rgb)), None)  # the most confident person
+        crops.detector_name = "BlazePose PersonFinder, most confident detection, its person_box framing"
     bars: list[tqdm] = []  # opened once the row count is known (after the inputs are checked)
     result = evaluate(args.data, protocol, checkpoint=args.checkpoint, predictions=args.predictions,
                       device=args.device, batch_size=args.batch_size, workers=args.workers,
                       progress=lambda n: bars[0].update(n),
-                      on_rows=lambda n: bars.append(tqdm(total=n, unit="frame", desc="eval", leave=False)))
+                      on_rows=lambda n: bars.append(tqdm(total=n, unit="frame", desc="eval", leave=False)), crops=crops)
     for bar in bars:
         bar.close()
     o, m = result["overall"], result["action_mean"]
@@ -260,6 +274,7 @@ def _run_eval(args: argparse.Namespace) -> int:
           f"{', flip test' if protocol.flip_test else ''}: MPJPE {o['mpjpe']:.1f} mm, PA-MPJPE {o['pa_mpjpe']:.1f} mm, "
           f"N-MPJPE {o['n_mpjpe']:.1f} mm, 3DPCK@150 {o['pck150']:.1f} %, AUC {o['auc']:.1f} % "
           f"(mean over actions: MPJPE {m['mpjpe']:.1f}, PA-MPJPE {m['pa_mpjpe']:.1f})")
+    print(f"crops: {result['protocol']['crops']['description']}")
     print(result["protocol"]["damaged_takes"])
     if args.out:
         paths = write_report(result, args.out)

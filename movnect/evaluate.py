@@ -13,6 +13,9 @@ flip test: maps of the mirrored crop mapped back with codec.flip_maps and averag
 .npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
 frame, which must cover exactly the protocol's rows, be finite and within MAX_ABS_MM.
 
+Crops (movnect.eval_crops): the stored ground-truth crops by default, or boxes from a file or a
+detector cut from the release's videos; the report's protocol names the source.
+
 Known damaged takes (movnect.data.h36m_release.damaged_takes: S9 Greeting, SittingDown 1,
 Waiting 1; S11 Directions camera 54138969) are left out of the protocol's rows unless
 `keep_damaged`; the report's protocol names the variant and how many rows it concerned.
@@ -228,13 +231,19 @@ def score(pred: np.ndarray, gt: GroundTruth) -> dict[str, Any]:
 def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | None = None,
              predictions: str | Path | None = None, device: str = "cpu", batch_size: int = 32, workers: int = 0,
              progress: Callable[[int], None] | None = None,
-             on_rows: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Score a checkpoint (run on the file's crops) or a predictions .npz; returns the report
-    dict (figures + protocol). `on_rows(n)` is told the number of rows before predicting."""
+             on_rows: Callable[[int], None] | None = None, crops: Any = None) -> dict[str, Any]:
+    """Score a checkpoint (run on the file's crops, or on `crops`, a movnect.eval_crops.CropSource)
+    or a predictions .npz; returns the report dict (figures + protocol). `on_rows(n)` is told
+    the number of rows before predicting."""
+    from movnect.eval_crops import CropSource, describe_protocol_crops, predict_video_crops
+
+    crops = crops or CropSource()
     if (checkpoint is None) == (predictions is None):
         raise ValueError("evaluate: give exactly one of a checkpoint and a predictions file")
     if predictions is not None and protocol.flip_test:
         raise ValueError("the flip test needs a checkpoint (it runs the model on mirrored crops)")
+    if predictions is not None and crops.kind != "gt":
+        raise ValueError("--crops applies to --checkpoint: predictions made elsewhere bring their own crops")
     gt = load_ground_truth(data, protocol)
     if checkpoint is not None:
         from movnect.checkpoint import load_model
@@ -244,11 +253,18 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
             raise ValueError(f"checkpoint {checkpoint} predicts {codec.num_joints} joints; eval needs {skeleton.NUM_JOINTS}")
         if on_rows is not None:
             on_rows(len(gt.rows))
-        pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, workers, progress)
+        if crops.kind == "gt":
+            pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, workers, progress)
+        else:
+            pred = predict_video_crops(model.to(device), codec, data, gt.rows, crops, protocol.flip_test, batch_size,
+                                       progress)
         source = {"checkpoint": str(checkpoint)}
+        crop_info = describe_protocol_crops(crops, len(gt.rows))
     else:
         pred = read_predictions(predictions, gt)  # type: ignore[arg-type]
         source = {"predictions": str(predictions)}
+        crop_info = {"source": "unknown", "description": "predictions made elsewhere: their crops are not known here",
+                     "detector_misses": None}
     result = score(pred, gt)
     result["protocol"] = {
         **asdict(protocol), "subjects": list(protocol.subjects), "data": str(data), **source,
@@ -263,6 +279,7 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
         },
         "averages": "overall = mean over frames; action_mean = mean of per-action means",
         "damaged_takes": damaged_description(gt.damaged),
+        "crops": crop_info,
     }
     return result
 
@@ -281,6 +298,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         f"- subjects: {', '.join(p['subjects'])}; frames: every {p['frame_step']}th video frame "
         f"({result['frames']} frames; {p['rows']})",
         f"- joints: {p['joints']}; flip test: {'yes' if p['flip_test'] else 'no'}",
+        f"- crops: {p['crops']['description']}",
         f"- {p['damaged_takes']}",
         f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "
         f"N-MPJPE: {p['alignment']['n_mpjpe']}; 3DPCK/AUC: {p['alignment']['pck150_auc']}",
