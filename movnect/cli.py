@@ -380,6 +380,9 @@ def _add_prepare_h36m(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-damaged", action="store_true",
                    help="also convert the known damaged takes (S9 Greeting, SittingDown 1, Waiting 1; "
                         "S11 Directions.54138969), left out by default")
+    p.add_argument("--no-seek", action="store_true",
+                   help="decode every frame in between instead of seeking over long gaps (same frames; for "
+                        "videos whose seeking is not frame-exact)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -394,7 +397,7 @@ def _run_prepare_h36m(args: argparse.Namespace) -> int:
 
     opts = PrepareOptions(crop_size=args.crop_size, margin=args.margin, frame_step=args.frame_step,
                           jpeg_quality=args.jpeg_quality, subjects=_csv(args.subjects), cameras=_csv(args.cameras),
-                          workers=args.workers, keep_damaged=args.keep_damaged)
+                          workers=args.workers, keep_damaged=args.keep_damaged, seek=not args.no_seek)
     bars: list[tqdm] = []
 
     def step(result, done: int, total: int) -> None:  # result: movnect.data.h36m.SequenceResult

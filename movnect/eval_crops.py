@@ -103,7 +103,8 @@ def video_crops(data: str | Path, rows: np.ndarray, source: CropSource) -> Itera
     """(position in `rows`, RGB crop at the file's crop size) for every row, sequence by sequence."""
     import cv2
 
-    from movnect.data.h36m import FrameReader, open_h36m
+    from movnect.data.h36m import open_h36m
+    from movnect.data.h36m_video import FrameReader
     from movnect.data.h36m_release import open_video
 
     with open_h36m(data) as f:

@@ -32,6 +32,7 @@ import numpy as np
 from movnect import atomic, skeleton
 from movnect.camera import CropBox, crop_image, project, world_to_camera
 from movnect.locks import FolderLock
+from movnect.data.h36m_video import FrameReader
 from movnect.data.h36m_release import (
     ACTIONS, Sequence, SequenceError, discover, open_video, read_poses, release_camera,
     split_damaged, subject_key,
@@ -52,6 +53,7 @@ class PrepareOptions:
     cameras: tuple[str, ...] | None = None
     workers: int = 1
     keep_damaged: bool = False    # convert the known damaged takes too (h36m_release.damaged_takes)
+    seek: bool = True             # seek over long gaps when measured faster (same frames; h36m_video)
 
     def __post_init__(self) -> None:
         if self.crop_size < 8 or self.frame_step < 1 or self.workers < 1:
@@ -139,7 +141,7 @@ def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Pat
         jpgs, frames, boxes = [], [], []
         n_pose = len(poses)
         try:
-            reader = FrameReader(cap, n_pose)
+            reader = FrameReader(cap, n_pose, seek=opts.seek)
             for i, image in reader.frames(range(0, n_pose, opts.frame_step)):
                 if not frames:
                     h, w = image.shape[:2]
@@ -182,51 +184,6 @@ def length_warning(name: str, n_video: int, n_pose: int) -> str | None:
         return None
     what = "trimmed to the mocap" if d > 0 else f"used the first {n_video}"
     return f"{name}: video has {n_video} frames, mocap {n_pose} ({d:+d} frames): {what}"
-
-
-class FrameReader:
-    """Decodes the wanted frames of one opened video (cv2.VideoCapture), never past the mocap.
-
-    frames(wanted) yields (index, BGR image) for the wanted indices (increasing) that the video
-    holds; video_length() then gives the video's frame count: exact when the video ended before
-    the mocap, else the container's count (checked by decoding when it is implausible).
-    """
-
-    def __init__(self, cap, n_pose: int) -> None:
-        import cv2
-
-        self.cap, self.n_pose = cap, n_pose
-        self.meta = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # the container's frame count
-        self.pos = 0               # index of the next frame grab() would decode
-        self.ended = False         # the video ran out before the mocap
-
-    def frames(self, wanted):
-        for i in wanted:
-            while self.pos < i:    # decode and drop the frames in between
-                if not self.cap.grab():
-                    self.ended = True
-                    return
-                self.pos += 1
-            if not self.cap.grab():
-                self.ended = True
-                return
-            self.pos += 1
-            ok, image = self.cap.retrieve()
-            if not ok:
-                self.ended = True
-                return
-            yield i, image
-
-    def video_length(self) -> int:
-        if self.ended:
-            return self.pos
-        if self.meta >= self.n_pose:
-            return self.meta
-        while self.pos < self.n_pose:  # the container's count is implausible: decode to the mocap's end
-            if not self.cap.grab():
-                return self.pos
-            self.pos += 1
-        return self.n_pose + (1 if self.cap.grab() else 0)
 
 
 def _write_vlen(ds, start: int, arrays: list[np.ndarray]) -> None:
