@@ -1,6 +1,6 @@
 """Human3.6M evaluation: protocol row selection, model predictions, scores, reports.
 
-Protocol (shared reference h36m.json 'protocols'): test subjects S9 and S11, every 64th video
+Protocol (docs/training.md, Evaluation): test subjects S9 and S11, every 64th video
 frame (rows whose `frame` is a multiple of `frame_step`), all cameras, the 17 joints of
 movnect.skeleton; metrics from movnect.metrics on root-relative poses:
   MPJPE (root subtracted), PA-MPJPE (similarity Procrustes, no reflection), N-MPJPE (optimal

@@ -1,6 +1,8 @@
 """Reading a Human3.6M release tree: sequences, action names, cameras, CDF poses, videos.
 
-Layout (official): S*/MyPoseFeatures/D3_Positions/<file action>.cdf (variable 'Pose',
+Layouts: the official one, S*/MyPoseFeatures/D3_Positions/<file action>.cdf, and h36m-fetch's
+extracted one (`extracted/S*/Poses_D3_Positions/<file action>.cdf`, same files, other folder;
+give `extracted` as the root) are both read (`pose_folder`). Pose files: variable 'Pose',
 (1, N, 96) world mm, 32 joints) and S*/Videos/<file action>.<camera id>.mp4 (50 fps).
 File action names vary ('TakingPhoto' vs 'Photo', 'WalkingDog' vs 'WalkDog', 'Directions 1');
 `canonical_action` maps them onto the 15 canonical actions.
@@ -165,11 +167,15 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
     if not root.is_dir():
         raise FileNotFoundError(f"Human3.6M release root not found: {root}")
     _check_readable(root, subjects)
-    found_subjects = sorted((p.parent.parent.name for p in root.glob("S*/MyPoseFeatures/D3_Positions")
-                             if p.is_dir()), key=subject_key)
+    found_subjects = sorted((p.name for p in root.glob("S*") if pose_folder(p) is not None), key=subject_key)
     if not found_subjects:
+        hint = ""
+        if any(root.glob("S*/Poses_D3_Positions_mono*")) or any(root.glob("*/S*/Poses_D3_Positions")):
+            hint = (" (h36m-fetch: give its `extracted` folder as the root, and extract the world poses "
+                    "Poses_D3_Positions_S*.tgz there too; the _mono / _mono_universal ones are not read)")
         raise FileNotFoundError(
-            f"no S*/MyPoseFeatures/D3_Positions folders under {root}: is this the Human3.6M release root?")
+            f"no S*/MyPoseFeatures/D3_Positions (official) or S*/Poses_D3_Positions (h36m-fetch) folders under "
+            f"{root}: is this the Human3.6M release root?{hint}")
     if subjects is not None:
         missing = [s for s in subjects if s not in found_subjects]
         if missing:
@@ -183,7 +189,8 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
     sequences, problems = [], []
     for subject in found_subjects:
         takes: dict[str, list[str]] = {}
-        for cdf in sorted((root / subject / "MyPoseFeatures" / "D3_Positions").glob("*.cdf")):
+        poses_dir = pose_folder(root / subject)
+        for cdf in sorted(poses_dir.glob("*.cdf")):  # type: ignore[union-attr]
             action = canonical_action(cdf.stem)
             if action is None:
                 problems.append(f"{subject}/{cdf.name}: not one of the 15 actions, ignored")
@@ -194,7 +201,7 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
             problems.extend(notes)
             for stem in sorted(stems):
                 sub = numbers[stem]
-                cdf_path = root / subject / "MyPoseFeatures" / "D3_Positions" / f"{stem}.cdf"
+                cdf_path = poses_dir / f"{stem}.cdf"  # type: ignore[operator]
                 for c in cams:
                     video = root / subject / "Videos" / f"{stem}.{c}.mp4"
                     seq = Sequence(subject, stem, action, sub, c, cdf_path, video)
@@ -206,6 +213,17 @@ def discover(root: str | Path, subjects: tuple[str, ...] | None = None,
     return sequences, problems
 
 
+POSE_FOLDERS = (Path("MyPoseFeatures") / "D3_Positions", Path("Poses_D3_Positions"))  # official, h36m-fetch
+
+
+def pose_folder(subject_dir: Path) -> Path | None:
+    """The subject's world-pose folder in the official or h36m-fetch's extracted layout, or None."""
+    for rel in POSE_FOLDERS:
+        if (subject_dir / rel).is_dir():
+            return subject_dir / rel
+    return None
+
+
 def _check_readable(root: Path, subjects: tuple[str, ...] | None) -> None:
     """PermissionError naming the folder if a (requested) subject's folders cannot be listed;
     `glob` would skip them without a word and the subject would silently be missing."""
@@ -213,7 +231,8 @@ def _check_readable(root: Path, subjects: tuple[str, ...] | None) -> None:
     for folder in sorted(root.glob("S*")):
         if subjects is not None and folder.name not in subjects:
             continue
-        for sub in (folder, folder / "MyPoseFeatures", folder / "MyPoseFeatures" / "D3_Positions", folder / "Videos"):
+        for sub in (folder, folder / "MyPoseFeatures", folder / "MyPoseFeatures" / "D3_Positions",
+                    folder / "Poses_D3_Positions", folder / "Videos"):
             if _listdir(sub, f"subject {folder.name}: folder") is None:
                 break
 

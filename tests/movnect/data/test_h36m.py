@@ -312,3 +312,21 @@ def test_cli_prepare_names_the_damaged_takes_and_keep_damaged(quirky_release, tm
     text = capsys.readouterr().out
     assert code == 0 and "warning S9/Greeting.54138969: video has 8 frames, mocap 4 (+4 frames)" in text
     assert "known damaged takes kept (--keep-damaged)" in text
+
+
+def test_h36m_fetch_extracted_layout_is_read_like_the_official_one(tiny_h5, tmp_path):
+    extracted = tmp_path / "extracted"  # h36m-fetch: extracted/S1/Poses_D3_Positions/*.cdf, extracted/S1/Videos
+    shutil.copytree(tiny_h5.parent / "release", extracted)
+    for subject in ("S1", "S9"):
+        (extracted / subject / "MyPoseFeatures" / "D3_Positions").rename(extracted / subject / "Poses_D3_Positions")
+        (extracted / subject / "MyPoseFeatures").rmdir()
+        (extracted / subject / "Poses_D3_Positions_mono").mkdir()  # present in h36m-fetch, not read
+    s = prepare_h36m(extracted, tmp_path / "f.h5", PrepareOptions(frame_step=5))
+    with open_h36m(tmp_path / "f.h5") as a, open_h36m(tiny_h5) as b:
+        assert s.rows == int(b.attrs["rows"])
+        for k in ("joints3d", "frame", "subaction", "sequence", "camera"):
+            np.testing.assert_array_equal(a[k][...], b[k][...])
+    only_mono = tmp_path / "mono"
+    (only_mono / "S1" / "Poses_D3_Positions_mono").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"h36m-fetch: give its `extracted` folder .* Poses_D3_Positions_S\*\.tgz"):
+        prepare_h36m(only_mono, tmp_path / "g.h5")
