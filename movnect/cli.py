@@ -274,6 +274,7 @@ def _run_eval(args: argparse.Namespace) -> int:
           f"{', flip test' if protocol.flip_test else ''}: MPJPE {o['mpjpe']:.1f} mm, PA-MPJPE {o['pa_mpjpe']:.1f} mm, "
           f"N-MPJPE {o['n_mpjpe']:.1f} mm, 3DPCK@150 {o['pck150']:.1f} %, AUC {o['auc']:.1f} % "
           f"(mean over actions: MPJPE {m['mpjpe']:.1f}, PA-MPJPE {m['pa_mpjpe']:.1f})")
+    print(result["papers"]["line"])
     print(f"crops: {result['protocol']['crops']['description']}")
     print(result["protocol"]["damaged_takes"])
     if args.out:

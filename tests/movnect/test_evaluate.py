@@ -291,3 +291,29 @@ def test_cli_eval_names_the_crop_source_and_runs_the_blazepose_detector(
     out = capsys.readouterr().out
     assert "crops: person detector (BlazePose PersonFinder" in out and "rows without a detection" in out
     assert json.loads((tmp_path / "d" / "eval.json").read_text())["protocol"]["crops"]["source"] == "detector"
+
+
+def test_paper_protocols_name_the_metric_subjects_and_sampling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_h5(tmp_path / "d.h5")
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", evaluate.Protocol())
+    _npz(tmp_path / "p.npz", gt.rows, gt.joints3d + np.array([3.0, 4.0, 0.0]) * (np.arange(17) % 2)[:, None])
+    res = evaluate.evaluate(tmp_path / "d.h5", evaluate.Protocol(), predictions=tmp_path / "p.npz")
+    papers = res["papers"]
+    assert papers["protocol_1_mpjpe_mm"] == res["action_mean"]["mpjpe"] and papers["comparable"]
+    assert papers["protocol_2_pa_mpjpe_mm"] == res["action_mean"]["pa_mpjpe"]
+    assert "image-based papers (3DMPPE, integral regression)" in papers["sampling"]
+    assert papers["line"].startswith(f"Protocol #1 (MPJPE) {res['action_mean']['mpjpe']:.1f} mm, Protocol #2 (PA-MPJPE)")
+    res32 = evaluate.evaluate(tmp_path / "d.h5", evaluate.Protocol(frame_step=32),
+                              predictions=_npz(tmp_path / "q.npz", *_gt32(tmp_path / "d.h5")))
+    assert not res32["papers"]["comparable"] and "matches neither" in res32["papers"]["sampling"]
+    res["protocol"]["frame_step"] = 1
+    assert "sequence-based papers (VideoPose3D)" in evaluate.paper_protocols(res)["sampling"]
+    assert main(["eval", "--data", str(tmp_path / "d.h5"), "--predictions", str(tmp_path / "p.npz"),
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "Protocol #1 (MPJPE)" in capsys.readouterr().out
+    assert "- as papers name it: Protocol #1 (MPJPE)" in (tmp_path / "r" / "eval.md").read_text()
+
+
+def _gt32(h5: Path) -> tuple[np.ndarray, np.ndarray]:
+    gt = evaluate.load_ground_truth(h5, evaluate.Protocol(frame_step=32))
+    return gt.rows, gt.joints3d
