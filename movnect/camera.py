@@ -8,9 +8,14 @@ Conventions (pinned by tests/movnect/test_camera.py):
     that rotates camera-frame vectors into the world frame and `translation` is the camera
     centre in world millimetres, so X_cam = R(q)^T (X_world - t).
   * Distortion: radial k1, k2, k3 and tangential p1, p2 in OpenCV's Brown-Conrady form
-    (identical to cv2.projectPoints). The Human3.6M release code writes the tangential cross
-    terms with half that weight; with its |p| ~ 1e-3 the two differ by < 0.2 px in the
-    image corners and by far less where people stand.
+    (identical to cv2.projectPoints). The Human3.6M release code (ProjectPointRadial, which
+    made the release's D2_Positions; also 3d-pose-baseline's project_point_radial) writes the
+    tangential part differently: x (radial + p1 y + p2 x) + p2 r^2, y (radial + p1 y + p2 x)
+    + p1 r^2, i.e. half the cross terms and no 2x^2 / 2y^2 terms. With the release's cameras the
+    two projections differ by up to 1.4 px in the image corners (0.7-1.4 px per camera), by a
+    median 0.1-0.2 px over the image and by < 0.1 px within ~170 px of the principal point
+    (pinned by tests/movnect/test_camera.py), so our 2D labels can sit ~1 px from the release's
+    2D files near the image border.
   * A crop is a square box (x0, y0, side) in image pixels resampled to `crop_size` pixels:
     u_crop = (u - x0) * crop_size / side.
 """

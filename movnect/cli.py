@@ -225,6 +225,14 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subjects", default="S9,S11", help="comma-separated test subjects (default S9,S11)")
     p.add_argument("--frame-step", type=int, default=64, help="score rows whose video frame is a multiple of this")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop's maps")
+    p.add_argument("--keep-damaged", action="store_true",
+                   help="also score the known damaged takes (S9 Greeting, SittingDown 1, Waiting 1; "
+                        "S11 Directions.54138969), left out by default")
+    p.add_argument("--crops", default="gt", metavar="gt|file:PATH|detector",
+                   help="crop source for --checkpoint: gt (the stored ground-truth crops, default), file:BOXES.npz "
+                        "(index, boxes x0 y0 x1 y1 video px) or detector (BlazePose's person detector); the last two "
+                        "cut crops from the release's videos")
+    p.add_argument("--release", default="", help="release root for --crops file:/detector (default: the one the file was prepared from)")
     p.add_argument("--device", default="cpu", help="torch device for --checkpoint (cpu, cuda, cuda:1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers reading the crops")
@@ -243,12 +251,22 @@ def _run_eval(args: argparse.Namespace) -> int:
         check_output_dir(args.out, "--out")
     if args.checkpoint is not None:
         args.checkpoint = str(resolve_model_spec(args.checkpoint))
-    protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test)
+    protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test,
+                        args.keep_damaged)
+    from movnect.eval_crops import CropSource
+
+    crops = CropSource.parse(args.crops, args.release)
+    if crops.kind == "detector":  # the app layer wires the detector in
+        from movnect.blazepose.pose import PersonFinder
+
+        finder = PersonFinder(threads=2)
+        crops.detector = lambda rgb: next(iter(finder.boxes(rgb)), None)  # the most confident person
+        crops.detector_name = "BlazePose PersonFinder, most confident detection, its person_box framing"
     bars: list[tqdm] = []  # opened once the row count is known (after the inputs are checked)
     result = evaluate(args.data, protocol, checkpoint=args.checkpoint, predictions=args.predictions,
                       device=args.device, batch_size=args.batch_size, workers=args.workers,
                       progress=lambda n: bars[0].update(n),
-                      on_rows=lambda n: bars.append(tqdm(total=n, unit="frame", desc="eval", leave=False)))
+                      on_rows=lambda n: bars.append(tqdm(total=n, unit="frame", desc="eval", leave=False)), crops=crops)
     for bar in bars:
         bar.close()
     o, m = result["overall"], result["action_mean"]
@@ -256,6 +274,9 @@ def _run_eval(args: argparse.Namespace) -> int:
           f"{', flip test' if protocol.flip_test else ''}: MPJPE {o['mpjpe']:.1f} mm, PA-MPJPE {o['pa_mpjpe']:.1f} mm, "
           f"N-MPJPE {o['n_mpjpe']:.1f} mm, 3DPCK@150 {o['pck150']:.1f} %, AUC {o['auc']:.1f} % "
           f"(mean over actions: MPJPE {m['mpjpe']:.1f}, PA-MPJPE {m['pa_mpjpe']:.1f})")
+    print(result["papers"]["line"])
+    print(f"crops: {result['protocol']['crops']['description']}")
+    print(result["protocol"]["damaged_takes"])
     if args.out:
         paths = write_report(result, args.out)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -393,6 +414,12 @@ def _add_prepare_h36m(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--margin", type=float, default=0.2, help="crop side = (1 + 2 margin) x the joints' extent")
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--workers", type=int, default=1, help="parallel processes (one sequence each)")
+    p.add_argument("--keep-damaged", action="store_true",
+                   help="also convert the known damaged takes (S9 Greeting, SittingDown 1, Waiting 1; "
+                        "S11 Directions.54138969), left out by default")
+    p.add_argument("--no-seek", action="store_true",
+                   help="decode every frame in between instead of seeking over long gaps (same frames; for "
+                        "videos whose seeking is not frame-exact)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -403,11 +430,11 @@ def _run_prepare_h36m(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from movnect.data.h36m import PrepareOptions, prepare_h36m, summary_dict
+    from movnect.data.h36m import MISMATCH_WARN_FRAMES, PrepareOptions, prepare_h36m, summary_dict
 
     opts = PrepareOptions(crop_size=args.crop_size, margin=args.margin, frame_step=args.frame_step,
                           jpeg_quality=args.jpeg_quality, subjects=_csv(args.subjects), cameras=_csv(args.cameras),
-                          workers=args.workers)
+                          workers=args.workers, keep_damaged=args.keep_damaged, seek=not args.no_seek)
     bars: list[tqdm] = []
 
     def step(result, done: int, total: int) -> None:  # result: movnect.data.h36m.SequenceResult
@@ -440,6 +467,10 @@ def _run_prepare_h36m(args: argparse.Namespace) -> int:
             print(f"warning {w}")
     for problem in summary.problems:
         print(f"note {problem}")
+    print(summary.damaged_line())
+    small = summary.small_mismatches()
+    if small:
+        print(f"{small} sequences differ from their mocap by 1-{MISMATCH_WARN_FRAMES} frames (trimmed, usual in the release)")
     return 0
 
 

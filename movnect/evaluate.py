@@ -1,6 +1,6 @@
 """Human3.6M evaluation: protocol row selection, model predictions, scores, reports.
 
-Protocol (shared reference h36m.json 'protocols'): test subjects S9 and S11, every 64th video
+Protocol (docs/training.md, Evaluation): test subjects S9 and S11, every 64th video
 frame (rows whose `frame` is a multiple of `frame_step`), all cameras, the 17 joints of
 movnect.skeleton; metrics from movnect.metrics on root-relative poses:
   MPJPE (root subtracted), PA-MPJPE (similarity Procrustes, no reflection), N-MPJPE (optimal
@@ -12,6 +12,13 @@ Two sources of predictions: a checkpoint run on the file's stored crops (optiona
 flip test: maps of the mirrored crop mapped back with codec.flip_maps and averaged), or an
 .npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
 frame, which must cover exactly the protocol's rows, be finite and within MAX_ABS_MM.
+
+Crops (movnect.eval_crops): the stored ground-truth crops by default, or boxes from a file or a
+detector cut from the release's videos; the report's protocol names the source.
+
+Known damaged takes (movnect.data.h36m_release.damaged_takes: S9 Greeting, SittingDown 1,
+Waiting 1; S11 Directions camera 54138969) are left out of the protocol's rows unless
+`keep_damaged`; the report's protocol names the variant and how many rows it concerned.
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import json
 
 import numpy as np
 import torch
@@ -35,6 +44,7 @@ class Protocol:
     subjects: tuple[str, ...] = ("S9", "S11")
     frame_step: int = 64
     flip_test: bool = False
+    keep_damaged: bool = False    # score the known damaged takes too (left out by default)
 
     def __post_init__(self) -> None:
         if self.frame_step < 1 or not self.subjects:
@@ -49,6 +59,7 @@ class GroundTruth:
     action_names: list[str]
     cameras: list[str]
     file_frame_step: int
+    damaged: dict[str, Any] | None = None   # the damaged-take variant (see damaged_description)
 
 
 def _names(f: Any, key: str) -> list[str]:
@@ -65,8 +76,16 @@ def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
         if "joints3d" not in f:
             raise ValueError(f"{path} has no 3D labels (no 'joints3d' dataset): eval needs a file with 3D joints")
     rows = select_rows(path, tuple(protocol.subjects), protocol.frame_step)
+    with open_h36m(path) as f:
+        bad = damaged_mask(f, rows)
+        damaged = {"variant": "kept" if protocol.keep_damaged else "excluded",
+                   "rows": int(bad.sum()) if bad is not None else None,
+                   "file": json.loads(f.attrs["damaged"])["variant"] if "damaged" in f.attrs else "unknown"}
+    if bad is not None and not protocol.keep_damaged:
+        rows = rows[~bad]
     if len(rows) == 0:
-        raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0")
+        raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0"
+                         + (" outside the known damaged takes (--keep-damaged keeps them)" if damaged["rows"] else ""))
     with open_h36m(path) as f:
         joints = f["joints3d"][...][rows].astype(np.float64)
         if not np.isfinite(joints).all():
@@ -74,7 +93,39 @@ def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
         cams = sorted(set(f["camera"][...][rows].tolist()))
         camera_names = _names(f, "cameras")
         return GroundTruth(rows, joints, f["action"][...][rows].astype(np.int64), _names(f, "actions"),
-                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)))
+                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)), damaged)
+
+
+def damaged_mask(f: Any, rows: np.ndarray) -> np.ndarray | None:
+    """(len(rows),) bool: rows of known damaged takes (by names/sequences and camera); None for a
+    file without the sequence columns (then nothing can be said)."""
+    from movnect.data.h36m_release import damaged_take
+
+    if "sequence" not in f or "names/sequences" not in f or "camera" not in f:
+        return None
+    seqs, cams = _names(f, "sequences"), _names(f, "cameras")
+    seq, cam = f["sequence"][...][rows], f["camera"][...][rows]
+    bad = np.zeros(len(rows), dtype=bool)
+    for q, c in {(int(a), int(b)) for a, b in zip(seq, cam)}:
+        subject, _, stem = seqs[q].partition("/")
+        if damaged_take(subject, stem, cams[c]) is not None:
+            bad |= (seq == q) & (cam == c)
+    return bad
+
+
+def damaged_description(d: dict[str, Any] | None) -> str:
+    """One line naming the damaged-take variant of a score."""
+    from movnect.data.h36m_release import damaged_takes
+
+    names = "; ".join(t.label for t in damaged_takes())
+    if d is None:
+        return f"damaged takes ({names}): unknown"
+    if d["rows"] is None:
+        return f"damaged takes ({names}): not identifiable in this file (no sequence names)"
+    if d["variant"] == "kept":
+        return f"damaged takes ({names}): kept (--keep-damaged), {d['rows']} of the scored rows"
+    where = ("the file was prepared without them" if d["file"] == "excluded" else f"{d['rows']} rows left out here")
+    return f"damaged takes ({names}): excluded ({where})"
 
 
 @torch.no_grad()
@@ -177,16 +228,41 @@ def score(pred: np.ndarray, gt: GroundTruth) -> dict[str, Any]:
             "per_action": per_action, "per_joint": per_joint}
 
 
+def paper_protocols(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures as papers name them: Protocol #1 = MPJPE, Protocol #2 = PA-MPJPE, on the
+    test subjects, averaged over the per-action means (the tables' "Avg" column), with the frame
+    sampling the numbers are comparable with: every 64th frame (image-based papers: 3DMPPE,
+    integral regression) or every frame (sequence-based: VideoPose3D). Papers disagree on
+    which protocol is 1 or 2, so the metric names travel with the numbers."""
+    p = result["protocol"]
+    step = int(p["frame_step"])
+    sampling = {64: "every 64th frame, as image-based papers (3DMPPE, integral regression)",
+                1: "every frame, as sequence-based papers (VideoPose3D)"}.get(
+        step, f"every {step}th frame: matches neither the image-based (64) nor the sequence-based (1) papers")
+    m = result["action_mean"]
+    return {"protocol_1_mpjpe_mm": m["mpjpe"], "protocol_2_pa_mpjpe_mm": m["pa_mpjpe"],
+            "average": "mean of the per-action means", "subjects": list(p["subjects"]), "sampling": sampling,
+            "comparable": step in (64, 1) and list(p["subjects"]) == ["S9", "S11"],
+            "line": (f"Protocol #1 (MPJPE) {m['mpjpe']:.1f} mm, Protocol #2 (PA-MPJPE) {m['pa_mpjpe']:.1f} mm; "
+                     f"{', '.join(p['subjects'])}, {sampling}; mean over actions; crops: {p['crops']['source']}")}
+
+
 def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | None = None,
              predictions: str | Path | None = None, device: str = "cpu", batch_size: int = 32, workers: int = 0,
              progress: Callable[[int], None] | None = None,
-             on_rows: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Score a checkpoint (run on the file's crops) or a predictions .npz; returns the report
-    dict (figures + protocol). `on_rows(n)` is told the number of rows before predicting."""
+             on_rows: Callable[[int], None] | None = None, crops: Any = None) -> dict[str, Any]:
+    """Score a checkpoint (run on the file's crops, or on `crops`, a movnect.eval_crops.CropSource)
+    or a predictions .npz; returns the report dict (figures + protocol). `on_rows(n)` is told
+    the number of rows before predicting."""
+    from movnect.eval_crops import CropSource, describe_protocol_crops, predict_video_crops
+
+    crops = crops or CropSource()
     if (checkpoint is None) == (predictions is None):
         raise ValueError("evaluate: give exactly one of a checkpoint and a predictions file")
     if predictions is not None and protocol.flip_test:
         raise ValueError("the flip test needs a checkpoint (it runs the model on mirrored crops)")
+    if predictions is not None and crops.kind != "gt":
+        raise ValueError("--crops applies to --checkpoint: predictions made elsewhere bring their own crops")
     gt = load_ground_truth(data, protocol)
     if checkpoint is not None:
         from movnect.checkpoint import load_model
@@ -196,11 +272,18 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
             raise ValueError(f"checkpoint {checkpoint} predicts {codec.num_joints} joints; eval needs {skeleton.NUM_JOINTS}")
         if on_rows is not None:
             on_rows(len(gt.rows))
-        pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, workers, progress)
+        if crops.kind == "gt":
+            pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, workers, progress)
+        else:
+            pred = predict_video_crops(model.to(device), codec, data, gt.rows, crops, protocol.flip_test, batch_size,
+                                       progress)
         source = {"checkpoint": str(checkpoint)}
+        crop_info = describe_protocol_crops(crops, len(gt.rows))
     else:
         pred = read_predictions(predictions, gt)  # type: ignore[arg-type]
         source = {"predictions": str(predictions)}
+        crop_info = {"source": "unknown", "description": "predictions made elsewhere: their crops are not known here",
+                     "detector_misses": None}
     result = score(pred, gt)
     result["protocol"] = {
         **asdict(protocol), "subjects": list(protocol.subjects), "data": str(data), **source,
@@ -214,7 +297,10 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
             "pck150_auc": "root-relative, all joints, error < threshold; AUC over 0..150 mm step 5",
         },
         "averages": "overall = mean over frames; action_mean = mean of per-action means",
+        "damaged_takes": damaged_description(gt.damaged),
+        "crops": crop_info,
     }
+    result["papers"] = paper_protocols(result)
     return result
 
 
@@ -232,6 +318,9 @@ def markdown_report(result: dict[str, Any]) -> str:
         f"- subjects: {', '.join(p['subjects'])}; frames: every {p['frame_step']}th video frame "
         f"({result['frames']} frames; {p['rows']})",
         f"- joints: {p['joints']}; flip test: {'yes' if p['flip_test'] else 'no'}",
+        f"- crops: {p['crops']['description']}",
+        f"- as papers name it: {result['papers']['line']}" if "papers" in result else "",
+        f"- {p['damaged_takes']}",
         f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "
         f"N-MPJPE: {p['alignment']['n_mpjpe']}; 3DPCK/AUC: {p['alignment']['pck150_auc']}",
     ]

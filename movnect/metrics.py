@@ -2,7 +2,7 @@
 
 All functions take predictions and ground truth as (N, J, 3) arrays in millimetres, camera
 axes, and return per-joint errors (N, J) in millimetres, so callers can average per action,
-per joint or over everything. The alignments (see shared reference h36m.json 'protocols'):
+per joint or over everything. The alignments (docs/training.md, Evaluation):
 
   * MPJPE (a.k.a. protocol 1): subtract the root joint (pelvis, index 0) from both poses.
   * PA-MPJPE (protocol 2): align each prediction to its ground truth with the similarity

@@ -11,6 +11,12 @@ Safety and resumability: every sequence is written as its own shard file in `<ou
 only the rest; a shard that cannot be read back is named in the summary's notes, deleted and
 converted again. `<out>.parts/.lock` keeps a second conversion to the same output out. The shards are merged into `<out>.partial`, which gets the attribute complete=True and is
 renamed to `<out>` only at the very end; readers (`open_h36m`) refuse files without it.
+
+Known damaged takes (h36m_release.damaged_takes: S9 Greeting, SittingDown 1, Waiting 1; S11
+Directions camera 54138969) are left out unless `keep_damaged`; the summary lists them and the
+file's `damaged` attribute records the variant. Video/mocap length mismatches of more than
+MISMATCH_WARN_FRAMES frames are warned about with their size; smaller ones (common in the
+release) are only counted.
 """
 from __future__ import annotations
 
@@ -26,12 +32,15 @@ import numpy as np
 from movnect import atomic, skeleton
 from movnect.camera import CropBox, crop_image, project, world_to_camera
 from movnect.locks import FolderLock
+from movnect.data.h36m_video import FrameReader
 from movnect.data.h36m_release import (
-    ACTIONS, Sequence, SequenceError, discover, open_video, read_poses, release_camera, subject_key,
+    ACTIONS, Sequence, SequenceError, discover, open_video, read_poses, release_camera,
+    split_damaged, subject_key,
 )
 
 FORMAT = "movnect-h36m"
 VERSION = 1
+MISMATCH_WARN_FRAMES = 2   # video/mocap length differences above this are warned about
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class PrepareOptions:
     subjects: tuple[str, ...] | None = None
     cameras: tuple[str, ...] | None = None
     workers: int = 1
+    keep_damaged: bool = False    # convert the known damaged takes too (h36m_release.damaged_takes)
+    seek: bool = True             # seek over long gaps when measured faster (same frames; h36m_video)
 
     def __post_init__(self) -> None:
         if self.crop_size < 8 or self.frame_step < 1 or self.workers < 1:
@@ -58,6 +69,8 @@ class SequenceResult:
     rows: int = 0
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    video_frames: int = -1        # frames in the video (-1: not read)
+    mocap_frames: int = -1        # frames in the mocap (CDF)
 
 
 @dataclass
@@ -66,9 +79,34 @@ class PrepareSummary:
     rows: int
     results: list[SequenceResult]
     problems: list[str]           # found while scanning the release (e.g. missing videos)
+    damaged: list[str] = field(default_factory=list)  # known damaged sequences left out (names)
+    keep_damaged: bool = False
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
+
+    def small_mismatches(self) -> int:
+        """Sequences whose video and mocap lengths differ by 1..MISMATCH_WARN_FRAMES frames."""
+        return sum(0 < abs(r.video_frames - r.mocap_frames) <= MISMATCH_WARN_FRAMES
+                   for r in self.results if r.video_frames >= 0 and r.mocap_frames >= 0)
+
+    def damaged_line(self) -> str:
+        """One summary line about the known damaged takes."""
+        if self.keep_damaged:
+            return "known damaged takes kept (--keep-damaged): their ground truth may be misaligned"
+        if not self.damaged:
+            return "no known damaged take in the selection"
+        return (f"left out {len(self.damaged)} sequences of known damaged takes ({damaged_summary(self.damaged)}); "
+                "--keep-damaged keeps them")
+
+
+def damaged_summary(names: list[str]) -> str:
+    """'S9/Greeting: 4 cameras, S11/Directions: 54138969' from sequence names 'S/stem.camera'."""
+    by_take: dict[str, list[str]] = {}
+    for name in names:
+        take, cam_id = name.rsplit(".", 1)
+        by_take.setdefault(take, []).append(cam_id)
+    return ", ".join(f"{t}: {len(c)} cameras" if len(c) > 1 else f"{t}: {c[0]}" for t, c in by_take.items())
 
 
 def person_box(uv: np.ndarray, margin: float) -> CropBox:
@@ -101,58 +139,64 @@ def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Pat
         j2d = project(j3d, camera.intrinsics)
         cap = open_video(seq.video_path)
         jpgs, frames, boxes = [], [], []
-        n_pose, i = len(poses), 0
+        n_pose = len(poses)
         try:
-            while i < n_pose and cap.grab():
-                if i % opts.frame_step == 0:
-                    ok, image = cap.retrieve()
-                    if not ok:
-                        break
-                    if i == 0:
-                        h, w = image.shape[:2]
-                        want = (camera.intrinsics.width, camera.intrinsics.height)
-                        if abs(w - want[0]) > 2 or abs(h - want[1]) > 2:
-                            raise SequenceError(f"{seq.name}: video is {w}x{h} but camera {seq.camera} "
-                                                f"is calibrated for {want[0]}x{want[1]}")
-                    box = person_box(j2d[i], opts.margin)
-                    crop = crop_image(image, box, opts.crop_size)
-                    ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, opts.jpeg_quality])
-                    jpgs.append(np.frombuffer(jpg.tobytes(), dtype=np.uint8))
-                    frames.append(i)
-                    boxes.append(box.as_array())
-                i += 1
-            longer = i == n_pose and cap.grab()
+            reader = FrameReader(cap, n_pose, seek=opts.seek)
+            for i, image in reader.frames(range(0, n_pose, opts.frame_step)):
+                if not frames:
+                    h, w = image.shape[:2]
+                    want = (camera.intrinsics.width, camera.intrinsics.height)
+                    if abs(w - want[0]) > 2 or abs(h - want[1]) > 2:
+                        raise SequenceError(f"{seq.name}: video is {w}x{h} but camera {seq.camera} "
+                                            f"is calibrated for {want[0]}x{want[1]}")
+                box = person_box(j2d[i], opts.margin)
+                crop = crop_image(image, box, opts.crop_size)
+                ok, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, opts.jpeg_quality])
+                jpgs.append(np.frombuffer(jpg.tobytes(), dtype=np.uint8))
+                frames.append(i)
+                boxes.append(box.as_array())
+            n_video = reader.video_length()
         finally:
             cap.release()
         if not frames:
             raise SequenceError(f"unreadable video {seq.video_path}: no frame could be decoded")
-        if i < n_pose:
-            warnings.append(f"{seq.name}: video has {i} frames, mocap {n_pose}: used the first {i}")
-        elif longer:
-            warnings.append(f"{seq.name}: video longer than the mocap ({n_pose} frames): trimmed")
+        warning = length_warning(seq.name, n_video, n_pose)
+        if warning:
+            warnings.append(warning)
     except SequenceError as exc:
         return SequenceResult(seq.name, "skipped", message=str(exc))
     idx = np.asarray(frames)
     tmp = shard.with_name(shard.name + ".tmp")
     try:
-        _write_shard(tmp, seq, camera, jpgs, idx, j3d, j2d, boxes, warnings)
+        _write_shard(tmp, seq, camera, jpgs, idx, j3d, j2d, boxes, warnings, (n_video, n_pose))
         atomic.commit(tmp, shard)  # fsync before the rename: a power cut leaves no empty shard
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return SequenceResult(seq.name, "converted", len(jpgs), warnings=warnings)
+    return SequenceResult(seq.name, "converted", len(jpgs), warnings=warnings, video_frames=n_video,
+                          mocap_frames=n_pose)
+
+
+def length_warning(name: str, n_video: int, n_pose: int) -> str | None:
+    """The warning for a video/mocap length mismatch above MISMATCH_WARN_FRAMES, with its size."""
+    d = n_video - n_pose
+    if abs(d) <= MISMATCH_WARN_FRAMES:
+        return None
+    what = "trimmed to the mocap" if d > 0 else f"used the first {n_video}"
+    return f"{name}: video has {n_video} frames, mocap {n_pose} ({d:+d} frames): {what}"
 
 
 def _write_vlen(ds, start: int, arrays: list[np.ndarray]) -> None:
     """Store uint8 arrays in rows start.. of a vlen dataset (h5py cannot broadcast a single one)."""
-    if len(arrays) == 1:
-        ds[start] = arrays[0]
+    if len({len(a) for a in arrays}) == 1:  # equal lengths: h5py would take them for one 2D array
+        for k, a in enumerate(arrays):
+            ds[start + k] = a
     elif arrays:
         ds[start:start + len(arrays)] = np.array(list(arrays) + [None], dtype=object)[:-1]
 
 
 def _write_shard(tmp: Path, seq: Sequence, camera, jpgs: list[np.ndarray], idx: np.ndarray, j3d: np.ndarray,
-                 j2d: np.ndarray, boxes: list[np.ndarray], warnings: list[str]) -> None:
+                 j2d: np.ndarray, boxes: list[np.ndarray], warnings: list[str], lengths: tuple[int, int]) -> None:
     import h5py
 
     i_ = camera.intrinsics
@@ -166,6 +210,7 @@ def _write_shard(tmp: Path, seq: Sequence, camera, jpgs: list[np.ndarray], idx: 
         f.attrs.update({
             "subject": seq.subject, "stem": seq.stem, "action": seq.action, "subaction": seq.subaction,
             "camera": seq.camera, "rows": len(jpgs), "warnings": json.dumps(warnings),
+            "video_frames": lengths[0], "mocap_frames": lengths[1],
             "intrinsics": np.array([*i_.focal, *i_.center, *i_.radial, *i_.tangential], dtype=np.float64),
             "image_size": np.array([i_.width, i_.height], dtype=np.int32),
             "extrinsics": np.array([*camera.extrinsics.orientation, *camera.extrinsics.translation]),
@@ -178,7 +223,8 @@ def _convert_task(args: tuple[Sequence, Path, PrepareOptions, Path]) -> Sequence
 
 def _params(root: Path, opts: PrepareOptions) -> dict:
     return {"format": FORMAT, "version": VERSION, "root": str(root.resolve()), "crop_size": opts.crop_size,
-            "margin": opts.margin, "frame_step": opts.frame_step, "jpeg_quality": opts.jpeg_quality}
+            "margin": opts.margin, "frame_step": opts.frame_step, "jpeg_quality": opts.jpeg_quality,
+            "keep_damaged": opts.keep_damaged}
 
 
 def prepare_h36m(root: str | Path, out: str | Path, opts: PrepareOptions = PrepareOptions(),
@@ -193,18 +239,24 @@ def prepare_h36m(root: str | Path, out: str | Path, opts: PrepareOptions = Prepa
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass overwrite (--overwrite) to rebuild it")
     sequences, problems = discover(root, opts.subjects, opts.cameras)
+    damaged: list[Sequence] = []
+    if not opts.keep_damaged:
+        sequences, damaged = split_damaged(sequences)
     if not sequences:
         detail = f": {problems[0]}" if problems else ""
+        if damaged:
+            detail = f": only known damaged takes ({damaged_summary([d.name for d in damaged])}); --keep-damaged keeps them"
         raise FileNotFoundError(f"no convertible sequences under {root}{detail}")
     work = out.with_name(out.name + ".parts")
     work.mkdir(parents=True, exist_ok=True)
     with FolderLock(work / ".lock", f"output {out}"):  # one conversion per output at a time
-        return _prepare_locked(root, out, work, sequences, problems, opts, progress)
+        summary = _prepare_locked(root, out, work, sequences, problems, opts, progress, [d.name for d in damaged])
+    return summary
 
 
 def _prepare_locked(root: Path, out: Path, work: Path, sequences: list[Sequence], problems: list[str],
                     opts: PrepareOptions, progress: Callable[[SequenceResult, int, int], None] | None,
-                    ) -> PrepareSummary:
+                    damaged: list[str]) -> PrepareSummary:
     params, pfile = _params(root, opts), work / "params.json"
     if pfile.exists() and json.loads(pfile.read_text()) != params:
         raise ValueError(f"{work} holds a conversion with other options "
@@ -241,14 +293,14 @@ def _prepare_locked(root: Path, out: Path, work: Path, sequences: list[Sequence]
         raise ValueError(f"no sequence of {root} could be converted; first problem: "
                          f"{next((r.message for r in results if r.message), 'none')}")
     try:
-        rows = _merge(shards, out, params, results, problems)
+        rows = _merge(shards, out, params, results, problems, damaged)
     except BaseException:  # e.g. a full disk: the shards stay for the next run, no stray file
         out.with_name(out.name + ".partial").unlink(missing_ok=True)
         raise
     shutil.rmtree(work, ignore_errors=True)
     order = {s.name: k for k, s in enumerate(sequences)}
     results.sort(key=lambda r: order[r.name])
-    return PrepareSummary(out, rows, results, problems)
+    return PrepareSummary(out, rows, results, problems, damaged, opts.keep_damaged)
 
 
 SHARD_DATASETS = ("images", "joints3d", "joints2d", "crop_box", "frame")
@@ -265,7 +317,9 @@ def _reused(seq: Sequence, shard: Path, problems: list[str]) -> SequenceResult |
             bad = [k for k in SHARD_DATASETS if k not in f or len(f[k]) != rows]
             if bad:
                 raise ValueError(f"dataset {bad[0]} missing or not {rows} rows")
-            return SequenceResult(seq.name, "reused", rows, warnings=json.loads(f.attrs["warnings"]))
+            return SequenceResult(seq.name, "reused", rows, warnings=json.loads(f.attrs["warnings"]),
+                                  video_frames=int(f.attrs.get("video_frames", -1)),
+                                  mocap_frames=int(f.attrs.get("mocap_frames", -1)))
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError... for damaged files
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         problems.append(f"damaged shard {shard} ({detail}): removed and converted again")
@@ -274,7 +328,7 @@ def _reused(seq: Sequence, shard: Path, problems: list[str]) -> SequenceResult |
 
 
 def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceResult],
-           problems: list[str]) -> int:
+           problems: list[str], damaged: list[str]) -> int:
     """Concatenate shards (in sequence order) into out.partial, mark it complete, rename to out."""
     import h5py
 
@@ -328,6 +382,8 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
             "margin": params["margin"],
             "skipped": json.dumps([r.message for r in results if r.status == "skipped"] + problems),
             "warnings": json.dumps([w for r in results for w in r.warnings]),
+            # which variant of the data this is: known damaged takes left out (their names) or kept
+            "damaged": json.dumps({"variant": "kept" if params["keep_damaged"] else "excluded", "left_out": damaged}),
         })
         f.attrs["complete"] = True  # last: a file without it is never taken for a finished one
     atomic.commit(tmp, out)
@@ -356,4 +412,6 @@ def summary_dict(summary: PrepareSummary) -> dict:
     """JSON-friendly summary (for the CLI's --json and logs)."""
     return {"out": str(summary.out), "rows": summary.rows, "converted": summary.count("converted"),
             "reused": summary.count("reused"), "skipped": summary.count("skipped"),
+            "damaged": {"variant": "kept" if summary.keep_damaged else "excluded", "left_out": summary.damaged},
+            "small_length_mismatches": summary.small_mismatches(),
             "results": [asdict(r) for r in summary.results], "problems": summary.problems}

@@ -3,9 +3,16 @@
 Same layout as the official release:
   S*/MyPoseFeatures/D3_Positions/<file action>.cdf   'Pose' (1, N, 96) float32, world mm, 32 joints
   S*/Videos/<file action>.<camera>.mp4               50 fps, mp4v, real Human3.6M cameras
-File action names use the release's variants ('TakingPhoto' / 'WalkingDog' on odd-numbered
-subjects, takes numbered 'X', 'X 1' below S9 and 'X 1', 'X 2' from S9 on), so the name mapping
-of prepare-h36m is exercised.
+File names are the real release's, from the official subaction table (metadata.xml, package
+data `h36m_subactions.json`): take 0 is the subject's subaction 1, take 1 its subaction 2 (e.g.
+S1 Directions -> 'Directions 1', 'Directions'; S11 Phoning -> 'Phoning 3', 'Phoning 2'; S1
+writes 'TakingPhoto' / 'WalkingDog', the others 'Photo' / 'WalkDog'), so prepare-h36m's name
+mapping and subaction numbering meet the release's quirks. A third take (not in the release)
+gets the first free 'X k' name.
+
+Known damaged takes (`release_quirks`, on by default; h36m_release.damaged_takes) are damaged
+as in the release: S9 Greeting, SittingDown 1 and Waiting 1 get a mocap file half as long as
+their videos, S11 Directions.54138969.mp4 is truncated (unreadable, like the corrupt download).
 
 Resolution: `image_size` is the video width. 1000 (default) renders at the cameras' real
 resolution and writes nothing else: the release is read with the package's cameras exactly as a
@@ -28,7 +35,7 @@ import cv2
 import numpy as np
 
 from movnect import camera as cam
-from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts
+from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts, damaged_take, subaction_table
 from movnect.data.synthetic_body import generate_motion
 from movnect.data.synthetic_motion import CaptureRegion, sample_shape
 from movnect.data.synthetic_render import render_person, sample_appearance
@@ -44,6 +51,7 @@ class SynthConfig:
     cameras: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
     image_size: int = 1000           # video width in pixels; 1000 = the cameras' real resolution
     seed: int = 0
+    release_quirks: bool = True      # reproduce the known damaged takes (h36m_release.damaged_takes)
 
     def __post_init__(self) -> None:
         known = cam.h36m_subjects()
@@ -67,11 +75,18 @@ def _number(subject: str) -> int:
 
 
 def file_action_name(subject: str, action: str, take: int) -> str:
-    """Release-style file name of take `take` (0-based) of a canonical action."""
-    n = _number(subject)
-    base = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}.get(action, action) if n % 2 else action
-    number = take + 1 if n >= 9 else take
-    return base if number == 0 else f"{base} {number}"
+    """Release file name of take `take` (0-based) of a canonical action: the official name of
+    subaction take + 1 (`h36m_release.subaction_table`); takes beyond the release's two get the
+    first free '<base> k' (k = 1, 2, ...)."""
+    official = subaction_table()[subject][action]
+    if take < len(official):
+        return official[take]
+    base = re.sub(r" \d+$", "", official[0])
+    names = set(official) | {file_action_name(subject, action, t) for t in range(len(official), take)}
+    k = 1
+    while f"{base} {k}" in names:
+        k += 1
+    return f"{base} {k}"
 
 
 def scaled_intrinsics(intr: cam.Intrinsics, width: int) -> cam.Intrinsics:
@@ -155,10 +170,18 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
                 stem = file_action_name(subject, action, take)
                 rng = np.random.default_rng([cfg.seed, _number(subject), 2, ACTIONS.index(action), take])
                 motion = generate_motion(action, subj.shape, subj.region, cfg.frames, rng)
-                write_pose_cdf(pose_dir / f"{stem}.cdf", motion.joints)
+                damaged = damaged_take(subject, stem) if cfg.release_quirks else None
+                mocap = motion.joints
+                if damaged is not None and damaged.cameras is None:  # mocap about half the video
+                    mocap = mocap[:max(1, len(mocap) // 2)]
+                write_pose_cdf(pose_dir / f"{stem}.cdf", mocap)
                 for camera in subj.cameras:
                     t1 = time.perf_counter()
-                    write_video(video_dir / f"{stem}.{camera.name}.mp4", subj, motion, camera)
+                    video = video_dir / f"{stem}.{camera.name}.mp4"
+                    write_video(video, subj, motion, camera)
+                    if damaged is not None and damaged.covers(subject, stem, camera.name) and damaged.cameras:
+                        data = video.read_bytes()  # a corrupt download: the end (with the index) is missing
+                        video.write_bytes(data[:len(data) // 3])
                     render_s += time.perf_counter() - t1
                     frames += cfg.frames
                     done += 1

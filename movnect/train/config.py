@@ -32,11 +32,14 @@ from movnect.models import ModelConfig
 class DataConfig:
     """Where the training data lives and which rows each split uses."""
 
-    h36m: str = ""                 # HDF5 file written by `movnect prepare-h36m` (or for synth)
-    train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
-    val_subjects: tuple[str, ...] = ("S9", "S11")
+    h36m: str = ""                 # training HDF5 file written by `movnect prepare-h36m` (or for synth)
+    h36m_val: str = ""             # validation HDF5 file; "" = the training file (data.h36m)
+    # Validation selects best.pt: a held-out TRAINING subject, never the test subjects S9, S11
+    # (model selection on the test set inflates the reported numbers). docs/data.md.
+    train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7")
+    val_subjects: tuple[str, ...] = ("S8",)
     train_frame_step: int = 5      # every n-th video frame (see docs/training.md)
-    val_frame_step: int = 64
+    val_frame_step: int = 80       # a multiple of the validation file's frame step
     coco: str = ""                 # COCO keypoints JSON (2D-only data)
     coco_images: str = ""          # folder with the JSON's images
     pseudo: str = ""               # HDF5 file written by `movnect label` (pseudo-labelled footage)

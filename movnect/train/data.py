@@ -6,7 +6,8 @@ Sources: "h36m" (H36MDataset over data.h36m, train subjects and frame step, augm
 CocoKeypoints / MpiiKeypoints, augmented). A stage with several sources trains on their
 concatenation: each epoch visits every sample of every source once, or, with the stage's
 `source_weights`, round(w x size) samples of each source spread evenly over it (`Weighted`).
-The validation set is the un-augmented H36MDataset of the validation subjects and frame step.
+The validation set is the un-augmented H36MDataset of the validation subjects and frame step,
+read from data.h36m_val (default: the training file data.h36m).
 
 Training sets are built with seed=None: their augmentation then draws from numpy's global
 RNG, which the loop's SeededDataset seeds per sample from (run seed, epoch, index), so the
@@ -81,10 +82,11 @@ def build_datasets(exp: ExperimentConfig, codec: Codec) -> tuple[list[Dataset], 
             parts.append(built[source] if w == 1.0 else Weighted(built[source], w))
         stage_sets.append(parts[0] if len(parts) == 1 else ConcatDataset(parts))
     val = None
-    if exp.data.h36m and exp.train.val_every > 0:
-        val = H36MDataset(exp.data.h36m, codec, tuple(exp.data.val_subjects), exp.data.val_frame_step,
+    val_file = exp.data.h36m_val or exp.data.h36m
+    if val_file and exp.train.val_every > 0:
+        val = H36MDataset(val_file, codec, tuple(exp.data.val_subjects), exp.data.val_frame_step,
                           NO_AUGMENT, seed=0)
         if len(val) == 0:
-            raise ValueError(f"{exp.data.h36m}: no validation rows for {','.join(exp.data.val_subjects)} "
+            raise ValueError(f"{val_file}: no validation rows for {','.join(exp.data.val_subjects)} "
                              f"every {exp.data.val_frame_step}th frame")
     return stage_sets, val

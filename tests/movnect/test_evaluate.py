@@ -17,7 +17,7 @@ from movnect.cli import main
 from movnect.codec import Codec, CodecConfig
 from movnect.data.dataset import H36MDataset
 from movnect.models import ModelConfig, build_model
-from tests.movnect.data.fixtures import build_tiny
+from tests.movnect.data.fixtures import build_quirks, build_tiny
 
 ACTIONS = ["Directions", "Eating", "Walking"]
 
@@ -179,3 +179,141 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureF
         data[:-1] + ["--subjects", "S7", "--predictions", str(tmp_path / "a.npz")], capsys)
     assert "not found" in _run_err(["eval", "--data", str(tmp_path / "d.h5"), "--checkpoint",
                                     str(tmp_path / "missing.pt")], capsys)
+
+
+def test_damaged_takes_are_left_out_of_the_score_unless_kept_and_the_protocol_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from movnect.data.h36m import PrepareOptions, prepare_h36m
+
+    release = build_quirks(tmp_path / "rel")
+    kept = tmp_path / "kept.h5"
+    prepare_h36m(release, kept, PrepareOptions(frame_step=2, crop_size=32, keep_damaged=True))
+    every = evaluate.load_ground_truth(kept, evaluate.Protocol(("S9", "S11"), 2, keep_damaged=True))
+    clean = evaluate.load_ground_truth(kept, evaluate.Protocol(("S9", "S11"), 2))
+    # S9/Greeting: 2 cameras x frames 0, 2 of its 4-frame mocap; S11/Directions.54138969 is unreadable
+    assert len(every.rows) - len(clean.rows) == 4 and clean.damaged["rows"] == 4
+    assert evaluate.damaged_description(clean.damaged).endswith("excluded (4 rows left out here)")
+    assert "kept (--keep-damaged), 4 of the scored rows" in evaluate.damaged_description(every.damaged)
+    _npz(tmp_path / "p.npz", clean.rows, clean.joints3d)
+    assert main(["eval", "--data", str(kept), "--predictions", str(tmp_path / "p.npz"), "--frame-step", "2",
+                 "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "damaged takes (S9/Greeting (all cameras); S9/SittingDown 1 (all cameras); S9/Waiting 1 (all cameras); " \
+           "S11/Directions (camera 54138969)): excluded (4 rows left out here)" in out
+    assert "- damaged takes (" in (tmp_path / "r" / "eval.md").read_text()
+    res = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert res["protocol"]["keep_damaged"] is False and "excluded" in res["protocol"]["damaged_takes"]
+    clean_file = tmp_path / "clean.h5"
+    prepare_h36m(release, clean_file, PrepareOptions(frame_step=2, crop_size=32))
+    gt = evaluate.load_ground_truth(clean_file, evaluate.Protocol(("S9", "S11"), 2))
+    assert np.array_equal(gt.joints3d, clean.joints3d)
+    assert evaluate.damaged_description(gt.damaged).endswith("excluded (the file was prepared without them)")
+
+
+def _stored_boxes(h5: Path, rows: np.ndarray) -> np.ndarray:
+    """x0, y0, x1, y1 of the stored 2D joints: the box prepare-h36m framed each crop around."""
+    with h5py.File(h5, "r") as f:
+        j2 = f["joints2d"][...][rows]
+    return np.concatenate([j2.min(axis=1), j2.max(axis=1)], axis=1)
+
+
+def test_crops_from_a_boxes_file_and_a_detector(tmp_path: Path, tiny_h5: Path) -> None:
+    from movnect.camera import CropBox
+    from movnect.eval_crops import CropSource, predict_video_crops, read_boxes, square_box, video_crops
+
+    cfg = ModelConfig(name="movnect", width=0.35)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    codec = Codec(CodecConfig(input_size=64))
+    gt = evaluate.load_ground_truth(tiny_h5, evaluate.Protocol(("S9",), 5))
+    boxes = _stored_boxes(tiny_h5, gt.rows)
+    np.savez(tmp_path / "b.npz", index=gt.rows[::-1], boxes=boxes[::-1])  # any order
+    same = CropSource.parse(f"file:{tmp_path / 'b.npz'}")
+    # the joints' own boxes give back the stored boxes and crops (up to the float32 storage of the
+    # joints: a box a few 1e-5 px off changes the odd pixel) and the same predictions
+    with h5py.File(tiny_h5, "r") as f:
+        for k, crop in video_crops(tiny_h5, gt.rows, same):
+            np.testing.assert_allclose(square_box(boxes[k], 0.2).as_array(), f["crop_box"][gt.rows[k]], atol=1e-3)
+            stored = cv2.cvtColor(cv2.imdecode(f["images"][gt.rows[k]], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            diff = np.abs(crop.astype(int) - stored)
+            assert diff.max() <= 8 and diff.mean() < 0.01, (diff.max(), diff.mean())  # JPEG spreads a 1-level change
+    np.testing.assert_allclose(predict_video_crops(model, codec, tiny_h5, gt.rows, same, batch_size=5),
+                               evaluate.predict_rows(model, codec, tiny_h5, gt.rows), atol=0.5)
+    shifted = boxes + np.array([40.0, 0.0, 40.0, 0.0])
+    np.savez(tmp_path / "s.npz", index=gt.rows, boxes=shifted)
+    save_checkpoint(tmp_path / "m.pt", model, cfg, codec)
+    res = evaluate.evaluate(tiny_h5, evaluate.Protocol(("S9",), 5), checkpoint=tmp_path / "m.pt",
+                            crops=CropSource.parse(f"file:{tmp_path / 's.npz'}"))
+    base = evaluate.evaluate(tiny_h5, evaluate.Protocol(("S9",), 5), checkpoint=tmp_path / "m.pt")
+    k, moved = next(video_crops(tiny_h5, gt.rows, CropSource.parse(f"file:{tmp_path / 's.npz'}")))
+    with h5py.File(tiny_h5, "r") as f:
+        stored = cv2.cvtColor(cv2.imdecode(f["images"][gt.rows[k]], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.abs(moved.astype(int) - stored).mean() > 3.0  # other boxes, other crops
+    assert res["protocol"]["crops"]["source"] == f"file:{tmp_path / 's.npz'}"
+    assert base["protocol"]["crops"]["description"].startswith("ground-truth box")
+    # a detector: frames without a detection take the previous box (counted, reported)
+    calls: list[int] = []
+
+    def detector(rgb: np.ndarray) -> CropBox | None:
+        calls.append(1)
+        return None if len(calls) % 2 else CropBox.around((rgb.shape[1] / 2, rgb.shape[0] / 2), rgb.shape[0] / 2)
+
+    det = CropSource("detector", detector=detector, detector_name="test detector")
+    res = evaluate.evaluate(tiny_h5, evaluate.Protocol(("S9",), 5), checkpoint=tmp_path / "m.pt", crops=det)
+    assert len(calls) == len(gt.rows) and res["protocol"]["crops"]["detector_misses"] == len(gt.rows) // 2
+    assert "person detector (test detector) on the full video frames; 8 of 16 rows without a detection" in \
+        res["protocol"]["crops"]["description"]
+    with pytest.raises(ValueError, match=r"no box for 1 of the protocol's 16 rows"):
+        np.savez(tmp_path / "short.npz", index=gt.rows[1:], boxes=boxes[1:])
+        read_boxes(tmp_path / "short.npz", gt.rows)
+    with pytest.raises(ValueError, match="must be gt, file:PATH or detector"):
+        CropSource.parse("yolo")
+    with pytest.raises(ValueError, match="--crops applies to --checkpoint"):
+        _npz(tmp_path / "p.npz", gt.rows, gt.joints3d)
+        evaluate.evaluate(tiny_h5, evaluate.Protocol(("S9",), 5), predictions=tmp_path / "p.npz", crops=same)
+
+
+def test_cli_eval_names_the_crop_source_and_runs_the_blazepose_detector(
+        tmp_path: Path, tiny_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from movnect import assets
+
+    cfg = ModelConfig(name="movnect", width=0.35)
+    save_checkpoint(tmp_path / "m.pt", build_model(cfg), cfg, Codec(CodecConfig(input_size=64)))
+    args = ["eval", "--checkpoint", str(tmp_path / "m.pt"), "--data", str(tiny_h5), "--subjects", "S9", "--frame-step", "5"]
+    assert main(args + ["--out", str(tmp_path / "r")]) == 0
+    assert "crops: ground-truth box" in capsys.readouterr().out
+    assert "- crops: ground-truth box: the stored crops" in (tmp_path / "r" / "eval.md").read_text()
+    try:
+        assets.asset_path("pose_detection")
+    except Exception as exc:  # the model file is fetched by `make assets`; without it only gt / file: work
+        pytest.skip(f"BlazePose detector not available: {exc}")
+    assert main(args + ["--crops", "detector", "--out", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert "crops: person detector (BlazePose PersonFinder" in out and "rows without a detection" in out
+    assert json.loads((tmp_path / "d" / "eval.json").read_text())["protocol"]["crops"]["source"] == "detector"
+
+
+def test_paper_protocols_name_the_metric_subjects_and_sampling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_h5(tmp_path / "d.h5")
+    gt = evaluate.load_ground_truth(tmp_path / "d.h5", evaluate.Protocol())
+    _npz(tmp_path / "p.npz", gt.rows, gt.joints3d + np.array([3.0, 4.0, 0.0]) * (np.arange(17) % 2)[:, None])
+    res = evaluate.evaluate(tmp_path / "d.h5", evaluate.Protocol(), predictions=tmp_path / "p.npz")
+    papers = res["papers"]
+    assert papers["protocol_1_mpjpe_mm"] == res["action_mean"]["mpjpe"] and papers["comparable"]
+    assert papers["protocol_2_pa_mpjpe_mm"] == res["action_mean"]["pa_mpjpe"]
+    assert "image-based papers (3DMPPE, integral regression)" in papers["sampling"]
+    assert papers["line"].startswith(f"Protocol #1 (MPJPE) {res['action_mean']['mpjpe']:.1f} mm, Protocol #2 (PA-MPJPE)")
+    res32 = evaluate.evaluate(tmp_path / "d.h5", evaluate.Protocol(frame_step=32),
+                              predictions=_npz(tmp_path / "q.npz", *_gt32(tmp_path / "d.h5")))
+    assert not res32["papers"]["comparable"] and "matches neither" in res32["papers"]["sampling"]
+    res["protocol"]["frame_step"] = 1
+    assert "sequence-based papers (VideoPose3D)" in evaluate.paper_protocols(res)["sampling"]
+    assert main(["eval", "--data", str(tmp_path / "d.h5"), "--predictions", str(tmp_path / "p.npz"),
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "Protocol #1 (MPJPE)" in capsys.readouterr().out
+    assert "- as papers name it: Protocol #1 (MPJPE)" in (tmp_path / "r" / "eval.md").read_text()
+
+
+def _gt32(h5: Path) -> tuple[np.ndarray, np.ndarray]:
+    gt = evaluate.load_ground_truth(h5, evaluate.Protocol(frame_step=32))
+    return gt.rows, gt.joints3d

@@ -20,6 +20,19 @@ def build_tiny(root: Path, frame_step: int = 5) -> tuple[Path, Path]:
     return release, h5
 
 
+# Known damaged takes, reproduced by the generator: S9 Greeting (subaction 2) gets a mocap half as
+# long as its videos, S11 Directions.54138969 (subaction 2) an unreadable video.
+QUIRKS = SynthConfig(subjects=("S9", "S11"), actions=("Greeting", "Directions"), subactions=2, frames=8,
+                     cameras=("54138969", "55011271"), image_size=64, seed=2)
+
+
+def build_quirks(root: Path) -> Path:
+    """The QUIRKS release under `root` (16 videos of 8 frames, 64 px)."""
+    if not (root / "S9").exists():
+        write_release(root, QUIRKS)
+    return root
+
+
 TINY_COCO = CocoSynthConfig(images=4, image_size=256, second_person_prob=0.5, seed=11)
 
 

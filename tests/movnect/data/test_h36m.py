@@ -13,6 +13,7 @@ from movnect import cli, skeleton
 from movnect.data import h36m
 from movnect.data.h36m import PrepareOptions, open_h36m, person_box, prepare_h36m
 from movnect.data.synthetic import SynthConfig, write_release
+from tests.movnect.data.fixtures import build_quirks
 
 SEQUENCES = 8  # tiny release: 2 subjects x 2 actions x 1 take x 2 cameras, 20 frames each
 
@@ -31,7 +32,8 @@ def test_row_counts_frames_and_name_tables(tiny_h5):
         assert int(f.attrs["rows"]) == 32 == len(f["images"]) == len(f["joints3d"])
         assert _names(f["names/subjects"]) == ["S1", "S9"]
         assert _names(f["names/cameras"]) == ["54138969", "55011271"]
-        assert _names(f["names/sequences"]) == ["S1/Directions", "S1/Walking", "S9/Directions 1", "S9/Walking 1"]
+        assert _names(f["names/sequences"]) == ["S1/Directions 1", "S1/Walking 1", "S9/Directions 1", "S9/Walking 1"]
+        assert set(f["subaction"][...].tolist()) == {1}  # take 0 of the generator is subaction 1
         assert len(_names(f["names/actions"])) == 15
         seq, cams, frame = f["sequence"][...], f["camera"][...], f["frame"][...]
         for s in range(4):
@@ -99,7 +101,7 @@ def test_action_name_variants_are_ingested_as_canonical_actions(tmp_path):
     write_release(release, SynthConfig(subjects=("S1",), actions=("Photo", "WalkDog"), subactions=2, frames=3,
                                        cameras=("58860488",), image_size=160, seed=5))
     stems = sorted(p.stem for p in (release / "S1" / "MyPoseFeatures" / "D3_Positions").glob("*.cdf"))
-    assert stems == ["TakingPhoto", "TakingPhoto 1", "WalkingDog", "WalkingDog 1"]
+    assert stems == ["TakingPhoto", "TakingPhoto 1", "WalkingDog", "WalkingDog 1"]  # S1's names in the release
     one = prepare_h36m(release, tmp_path / "a.h5", PrepareOptions(frame_step=1, crop_size=64))
     two = prepare_h36m(release, tmp_path / "b.h5", PrepareOptions(frame_step=1, crop_size=64, workers=2))
     assert one.rows == two.rows == 12 and one.count("converted") == 4
@@ -107,6 +109,9 @@ def test_action_name_variants_are_ingested_as_canonical_actions(tmp_path):
         actions = _names(a["names/actions"])
         assert sorted({actions[i] for i in a["action"][...]}) == ["Photo", "WalkDog"]
         assert sorted(set(a["subaction"][...])) == [1, 2]
+        seqs = _names(a["names/sequences"])
+        subaction = {seqs[q]: int(n) for q, n in zip(a["sequence"][...], a["subaction"][...])}
+        assert subaction == {"S1/TakingPhoto": 2, "S1/TakingPhoto 1": 1, "S1/WalkingDog": 2, "S1/WalkingDog 1": 1}
         for k in ("joints3d", "joints2d", "crop_box", "frame", "action", "sequence"):
             np.testing.assert_array_equal(a[k][...], b[k][...])  # parallel == serial
         assert all(np.array_equal(x, y) for x, y in zip(a["images"][...], b["images"][...]))
@@ -191,13 +196,13 @@ def damaged_release(tiny_h5, tmp_path):
     """The tiny release with a truncated CDF, a garbage video, a short and a long video."""
     release = tmp_path / "damaged"
     shutil.copytree(tiny_h5.parent / "release", release)
-    cdf = release / "S1" / "MyPoseFeatures" / "D3_Positions" / "Walking.cdf"
+    cdf = release / "S1" / "MyPoseFeatures" / "D3_Positions" / "Walking 1.cdf"
     cdf.write_bytes(cdf.read_bytes()[:900])
     rng = np.random.default_rng(0)
     (release / "S9" / "Videos" / "Directions 1.55011271.mp4").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
     video = release / "S9" / "Videos" / "Walking 1.54138969.mp4"
     _rewrite_video(video, video, 12)
-    video = release / "S1" / "Videos" / "Directions.55011271.mp4"
+    video = release / "S1" / "Videos" / "Directions 1.55011271.mp4"
     _rewrite_video(video, video, 23)
     return release
 
@@ -205,13 +210,13 @@ def damaged_release(tiny_h5, tmp_path):
 def test_damaged_inputs_are_skipped_with_reasons_and_the_rest_converts(damaged_release, tmp_path):
     summary = prepare_h36m(damaged_release, tmp_path / "d.h5")
     skipped = {r.name: r.message for r in summary.results if r.status == "skipped"}
-    assert sorted(skipped) == ["S1/Walking.54138969", "S1/Walking.55011271", "S9/Directions 1.55011271"]
-    assert "truncated or unreadable CDF file" in skipped["S1/Walking.54138969"]
+    assert sorted(skipped) == ["S1/Walking 1.54138969", "S1/Walking 1.55011271", "S9/Directions 1.55011271"]
+    assert "truncated or unreadable CDF file" in skipped["S1/Walking 1.54138969"]
     assert "unreadable video" in skipped["S9/Directions 1.55011271"]
     assert summary.rows == 32 - 3 * 4 - 1  # the 12-frame video gives frames 0, 5, 10
     warnings = [w for r in summary.results for w in r.warnings]
-    assert "S9/Walking 1.54138969: video has 12 frames, mocap 20: used the first 12" in warnings
-    assert "S1/Directions.55011271: video longer than the mocap (20 frames): trimmed" in warnings
+    assert "S9/Walking 1.54138969: video has 12 frames, mocap 20 (-8 frames): used the first 12" in warnings
+    assert "S1/Directions 1.55011271: video has 23 frames, mocap 20 (+3 frames): trimmed to the mocap" in warnings
     with open_h36m(tmp_path / "d.h5") as f:
         assert len(json.loads(f.attrs["skipped"])) == 3 and len(json.loads(f.attrs["warnings"])) == 2
         assert f["frame"][...].max() == 15
@@ -240,3 +245,88 @@ def test_cli_prepare_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and err.startswith("movnect: error: Human3.6M release root not found") and err.count("\n") == 1
     code = cli.main(["prepare-h36m", "--root", str(tmp_path), "--out", str(tmp_path / "o.h5"), "--frame-step", "0"])
     assert code == 2 and "frame_step >= 1" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def quirky_release(tmp_path_factory):
+    return build_quirks(tmp_path_factory.mktemp("quirks"))
+
+
+def test_generator_reproduces_the_damaged_takes(quirky_release):
+    poses = quirky_release / "S9" / "MyPoseFeatures" / "D3_Positions"
+    assert len(cdflib.CDF(str(poses / "Greeting.cdf")).varget("Pose")[0]) == 4      # half the 8 video frames
+    assert len(cdflib.CDF(str(poses / "Greeting 1.cdf")).varget("Pose")[0]) == 8
+    assert not cv2.VideoCapture(str(quirky_release / "S11" / "Videos" / "Directions.54138969.mp4")).isOpened()
+    assert cv2.VideoCapture(str(quirky_release / "S11" / "Videos" / "Directions.55011271.mp4")).isOpened()
+
+
+def test_damaged_takes_are_left_out_by_default_with_a_summary_line(quirky_release, tmp_path):
+    s = prepare_h36m(quirky_release, tmp_path / "a.h5", PrepareOptions(frame_step=4, crop_size=32))
+    assert sorted(s.damaged) == ["S11/Directions.54138969", "S9/Greeting.54138969", "S9/Greeting.55011271"]
+    assert s.count("converted") == 13 and s.count("skipped") == 0
+    assert s.damaged_line() == ("left out 3 sequences of known damaged takes (S9/Greeting: 2 cameras, "
+                                "S11/Directions: 54138969); --keep-damaged keeps them")
+    assert [w for r in s.results for w in r.warnings] == []
+    with open_h36m(tmp_path / "a.h5") as f:
+        assert json.loads(f.attrs["damaged"]) == {"variant": "excluded", "left_out": s.damaged}
+        seqs = _names(f["names/sequences"])
+        assert "S9/Greeting" not in seqs and "S11/Directions" in seqs  # its other camera is fine
+        sub = {seqs[q]: int(n) for q, n in zip(f["sequence"][...], f["subaction"][...])}
+        assert sub["S11/Directions"] == 2 and sub["S11/Directions 1"] == 1 and sub["S9/Greeting 1"] == 1
+
+
+def test_keep_damaged_converts_them_and_warns_about_the_length_mismatch(quirky_release, tmp_path):
+    s = prepare_h36m(quirky_release, tmp_path / "k.h5", PrepareOptions(frame_step=4, crop_size=32, keep_damaged=True))
+    assert s.damaged == [] and s.damaged_line().startswith("known damaged takes kept")
+    skipped = {r.name: r.message for r in s.results if r.status == "skipped"}
+    assert list(skipped) == ["S11/Directions.54138969"] and "unreadable video" in skipped["S11/Directions.54138969"]
+    warnings = [w for r in s.results for w in r.warnings]
+    assert warnings == [f"S9/Greeting.{c}: video has 8 frames, mocap 4 (+4 frames): trimmed to the mocap"
+                        for c in ("54138969", "55011271")]
+    with open_h36m(tmp_path / "k.h5") as f:
+        assert json.loads(f.attrs["damaged"])["variant"] == "kept"
+
+
+def test_mismatches_of_at_most_two_frames_are_counted_not_warned(tiny_h5, tmp_path):
+    release = tmp_path / "rel"
+    shutil.copytree(tiny_h5.parent / "release", release)
+    for stem, n in (("Walking 1", 22), ("Directions 1", 18)):  # +2 and -2 frames
+        video = release / "S1" / "Videos" / f"{stem}.54138969.mp4"
+        _rewrite_video(video, video, n)
+    s = prepare_h36m(release, tmp_path / "m.h5", PrepareOptions(frame_step=5, crop_size=32))
+    assert [w for r in s.results for w in r.warnings] == [] and s.small_mismatches() == 2
+    lengths = {r.name: (r.video_frames, r.mocap_frames) for r in s.results}
+    assert lengths["S1/Walking 1.54138969"] == (22, 20) and lengths["S1/Directions 1.54138969"] == (18, 20)
+    assert lengths["S9/Walking 1.55011271"] == (20, 20)
+    assert h36m.length_warning("x", 23, 20) == "x: video has 23 frames, mocap 20 (+3 frames): trimmed to the mocap"
+    assert h36m.length_warning("x", 17, 20) == "x: video has 17 frames, mocap 20 (-3 frames): used the first 17"
+
+
+def test_cli_prepare_names_the_damaged_takes_and_keep_damaged(quirky_release, tmp_path, capsys):
+    code = cli.main(["prepare-h36m", "--root", str(quirky_release), "--out", str(tmp_path / "c.h5"), "--subjects", "S9",
+                     "--frame-step", "4", "--crop-size", "32", "--no-progress"])
+    text = capsys.readouterr().out
+    assert code == 0 and "left out 2 sequences of known damaged takes (S9/Greeting: 2 cameras); --keep-damaged" in text
+    code = cli.main(["prepare-h36m", "--root", str(quirky_release), "--out", str(tmp_path / "d.h5"), "--subjects", "S9",
+                     "--frame-step", "4", "--crop-size", "32", "--no-progress", "--keep-damaged"])
+    text = capsys.readouterr().out
+    assert code == 0 and "warning S9/Greeting.54138969: video has 8 frames, mocap 4 (+4 frames)" in text
+    assert "known damaged takes kept (--keep-damaged)" in text
+
+
+def test_h36m_fetch_extracted_layout_is_read_like_the_official_one(tiny_h5, tmp_path):
+    extracted = tmp_path / "extracted"  # h36m-fetch: extracted/S1/Poses_D3_Positions/*.cdf, extracted/S1/Videos
+    shutil.copytree(tiny_h5.parent / "release", extracted)
+    for subject in ("S1", "S9"):
+        (extracted / subject / "MyPoseFeatures" / "D3_Positions").rename(extracted / subject / "Poses_D3_Positions")
+        (extracted / subject / "MyPoseFeatures").rmdir()
+        (extracted / subject / "Poses_D3_Positions_mono").mkdir()  # present in h36m-fetch, not read
+    s = prepare_h36m(extracted, tmp_path / "f.h5", PrepareOptions(frame_step=5))
+    with open_h36m(tmp_path / "f.h5") as a, open_h36m(tiny_h5) as b:
+        assert s.rows == int(b.attrs["rows"])
+        for k in ("joints3d", "frame", "subaction", "sequence", "camera"):
+            np.testing.assert_array_equal(a[k][...], b[k][...])
+    only_mono = tmp_path / "mono"
+    (only_mono / "S1" / "Poses_D3_Positions_mono").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"h36m-fetch: give its `extracted` folder .* Poses_D3_Positions_S\*\.tgz"):
+        prepare_h36m(only_mono, tmp_path / "g.h5")

@@ -36,19 +36,59 @@ def test_unknown_action_names_are_none():
     assert len(rel.ACTIONS) == 15
 
 
-def test_discover_numbers_takes_maps_variants_and_sorts_subjects(tmp_path):
+# Known pairs of metadata.xml's <mapping> (subject, action, subaction) -> release file name.
+KNOWN_PAIRS = [
+    ("S1", "Directions", 1, "Directions 1"), ("S1", "Directions", 2, "Directions"),
+    ("S11", "Phoning", 1, "Phoning 3"), ("S11", "Phoning", 2, "Phoning 2"),
+    ("S1", "Eating", 1, "Eating 2"), ("S1", "Photo", 1, "TakingPhoto 1"), ("S1", "WalkDog", 2, "WalkingDog"),
+    ("S5", "Discussion", 1, "Discussion 2"), ("S5", "Discussion", 2, "Discussion 3"),
+    ("S5", "Directions", 2, "Directions 2"), ("S6", "Waiting", 1, "Waiting 3"), ("S6", "Posing", 1, "Posing 2"),
+    ("S7", "Photo", 1, "Photo"), ("S7", "Photo", 2, "Photo 1"), ("S8", "WalkTogether", 2, "WalkTogether 2"),
+    ("S9", "SittingDown", 1, "SittingDown"), ("S9", "SittingDown", 2, "SittingDown 1"),
+    ("S9", "Greeting", 2, "Greeting"), ("S9", "Waiting", 1, "Waiting 1"), ("S11", "Smoking", 1, "Smoking 2"),
+    ("S11", "Greeting", 1, "Greeting 2"), ("S11", "Directions", 2, "Directions"),
+]
+
+
+@pytest.mark.parametrize("subject, action, sub, stem", KNOWN_PAIRS)
+def test_subaction_table_has_the_official_names(subject, action, sub, stem):
+    assert rel.subaction_table()[subject][action][sub - 1] == stem
+    assert rel.official_subaction(subject, stem) == sub
+    assert rel.canonical_action(stem) == action
+
+
+def test_subaction_table_covers_every_public_subject_and_action_once():
+    table = rel.subaction_table()
+    assert sorted(table, key=rel.subject_key) == ["S1", "S5", "S6", "S7", "S8", "S9", "S11"]
+    for subject, actions in table.items():
+        assert tuple(actions) == rel.ACTIONS
+        for action, names in actions.items():
+            assert len(names) == 2 and len(set(names)) == 2
+            assert all(rel.canonical_action(n) == action for n in names)
+    # the rank of the sorted names (the old numbering) disagrees for 85 of the 105 pairs
+    assert sum(sorted(v) != list(v) for acts in table.values() for v in acts.values()) == 85
+
+
+def test_discover_numbers_takes_officially_maps_variants_and_sorts_subjects(tmp_path):
     make_tree(tmp_path, "S11", ["Directions 1", "Directions"], cameras=("54138969", "55011271"))
-    make_tree(tmp_path, "S9", ["TakingPhoto 1", "TakingPhoto", "_ALL 1"], cameras=("54138969", "55011271"))
+    make_tree(tmp_path, "S9", ["Photo 1", "Photo", "_ALL 1"], cameras=("54138969", "55011271"))
     seqs, problems = rel.discover(tmp_path)
     names = [s.name for s in seqs]
-    assert names[:2] == ["S9/TakingPhoto.54138969", "S9/TakingPhoto.55011271"]  # S9 before S11
+    assert names[:2] == ["S9/Photo.54138969", "S9/Photo.55011271"]  # S9 before S11
     assert len(seqs) == 8
     photo = {s.stem: s for s in seqs if s.subject == "S9"}
-    assert photo["TakingPhoto"].action == "Photo" and photo["TakingPhoto"].subaction == 1
-    assert photo["TakingPhoto 1"].subaction == 2
+    assert photo["Photo 1"].action == "Photo" and photo["Photo 1"].subaction == 1  # metadata.xml, not name order
+    assert photo["Photo"].subaction == 2
     assert problems == ["S9/_ALL 1.cdf: not one of the 15 actions, ignored"]
     only, _ = rel.discover(tmp_path, subjects=("S11",), cameras=("55011271",))
-    assert [s.name for s in only] == ["S11/Directions.55011271", "S11/Directions 1.55011271"]
+    assert [(s.name, s.subaction) for s in only] == [("S11/Directions.55011271", 2), ("S11/Directions 1.55011271", 1)]
+
+
+def test_names_outside_the_table_are_numbered_after_the_official_takes_with_a_note(tmp_path):
+    make_tree(tmp_path, "S1", ["Walking 1", "Walking 7", "Walking"])
+    seqs, problems = rel.discover(tmp_path)
+    assert {s.stem: s.subaction for s in seqs} == {"Walking 1": 1, "Walking": 2, "Walking 7": 3}
+    assert problems == ["S1/Walking 7: not in the official subaction table (metadata.xml), numbered 3"]
 
 
 def test_discover_reports_missing_videos_and_uses_present_cameras(tmp_path):

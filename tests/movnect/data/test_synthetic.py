@@ -32,12 +32,16 @@ def pose_data(path):
     return np.asarray(cdflib.CDF(str(path)).varget("Pose"))
 
 
-def test_file_action_names_follow_the_release_variants():
-    assert syn.file_action_name("S1", "Photo", 0) == "TakingPhoto"
-    assert syn.file_action_name("S1", "WalkDog", 1) == "WalkingDog 1"
+def test_file_action_names_are_the_official_release_names():
+    assert syn.file_action_name("S1", "Photo", 0) == "TakingPhoto 1"
+    assert syn.file_action_name("S1", "WalkDog", 1) == "WalkingDog"
+    assert syn.file_action_name("S1", "Directions", 0) == "Directions 1"
+    assert syn.file_action_name("S1", "Directions", 1) == "Directions"
     assert syn.file_action_name("S6", "Photo", 0) == "Photo"
-    assert syn.file_action_name("S9", "Directions", 0) == "Directions 1"
-    assert syn.file_action_name("S11", "WalkDog", 1) == "WalkingDog 2"
+    assert syn.file_action_name("S11", "Phoning", 0) == "Phoning 3"
+    assert syn.file_action_name("S11", "WalkDog", 1) == "WalkDog"
+    assert syn.file_action_name("S5", "Discussion", 2) == "Discussion 1"  # a third take: first free name
+    assert syn.file_action_name("S1", "Walking", 2) == "Walking 2"
 
 
 def test_scaled_intrinsics_hand_computed():
@@ -66,7 +70,7 @@ def test_release_is_deterministic_for_a_seed(tmp_path):
     syn.write_release(a, SMALL)
     syn.write_release(b, SMALL)
     syn.write_release(c, syn.SynthConfig(**{**SMALL.__dict__, "seed": 8}))
-    cdf, video = "S5/MyPoseFeatures/D3_Positions/Greeting.cdf", "S5/Videos/Greeting.60457274.mp4"
+    cdf, video = "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf", "S5/Videos/Greeting 1.60457274.mp4"
     assert pose_data(a / cdf).tobytes() == pose_data(b / cdf).tobytes()
     np.testing.assert_array_equal(first_frame(a / video), first_frame(b / video))
     assert (a / CAMERA_OVERRIDE).read_text() == (b / CAMERA_OVERRIDE).read_text()
@@ -76,21 +80,21 @@ def test_release_is_deterministic_for_a_seed(tmp_path):
 
 def test_release_layout_pose_file_and_camera_override(tmp_path):
     syn.write_release(tmp_path, SMALL)
-    poses = read_poses(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting.cdf")
-    assert poses.shape == (6, 32, 3) and pose_data(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting.cdf").shape == (1, 6, 96)
+    poses = read_poses(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf")
+    assert poses.shape == (6, 32, 3) and pose_data(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf").shape == (1, 6, 96)
     facts = json.loads((tmp_path / CAMERA_OVERRIDE).read_text())
     i = facts["intrinsics"]["60457274"]
     real = cam.h36m_camera("S5", "60457274")
     assert (i["res_w"], i["res_h"]) == (192, 192) and i["focal_length"][0] == pytest.approx(real.intrinsics.focal[0] * 0.192)
     assert facts["extrinsics"]["S5"]["60457274"]["translation"] == list(real.extrinsics.translation)
-    cap = cv2.VideoCapture(str(tmp_path / "S5/Videos/Greeting.60457274.mp4"))
+    cap = cv2.VideoCapture(str(tmp_path / "S5/Videos/Greeting 1.60457274.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(50.0)
     assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (192, 192)
 
 
 def test_person_is_drawn_where_the_joints_project(tmp_path):
     syn.write_release(tmp_path, SMALL)
-    frame = first_frame(tmp_path / "S5/Videos/Greeting.60457274.mp4").astype(np.int16)
+    frame = first_frame(tmp_path / "S5/Videos/Greeting 1.60457274.mp4").astype(np.int16)
     subject = syn._Subject("S5", SMALL)
     camera = subject.cameras[0]
     bg = subject.background(camera).astype(np.int16)
@@ -98,7 +102,7 @@ def test_person_is_drawn_where_the_joints_project(tmp_path):
     _, labels, stats, _ = cv2.connectedComponentsWithStats(changed)  # the person: the largest blob
     ys, xs = np.nonzero(labels == 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     assert len(xs) > 300  # video compression speckle elsewhere is far smaller
-    poses = read_poses(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting.cdf")
+    poses = read_poses(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf")
     uv = cam.project(cam.world_to_camera(skeleton.from_h36m32(poses[0]), camera.extrinsics), camera.intrinsics)
     pad = 6  # limbs have thickness, the head reaches above the head joint
     assert xs.min() >= uv[:, 0].min() - 4 * pad and xs.max() <= uv[:, 0].max() + 4 * pad
