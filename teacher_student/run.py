@@ -52,19 +52,24 @@ def build_distill_trainer(exp: Any, distill: DistillConfig, run_dir: str | Path,
 
 
 def attach_cache(train_sets: Sequence[Dataset], distill: DistillConfig, codec: Codec,
-                 augmented: bool) -> list[Dataset]:
+                 augmented: bool, data_file: str | Path) -> list[Dataset]:
     """Wrap every training set with the teacher cache of `distill.cache` (none: unchanged).
 
     Refused (CacheError) when the training samples are augmented: the cache holds the
-    teacher's outputs on un-augmented crops (see teacher_student.cache).
+    teacher's outputs on un-augmented crops (see teacher_student.cache); and when `data_file`
+    (the HDF5 file whose rows the samples' `index` refers to, data.h36m) is not the file the
+    cache was built on.
     """
     if not distill.cache:
         return list(train_sets)
+    if not data_file:
+        raise CacheError("distill.cache is set but data.h36m is empty: the cache's rows are rows of that file")
     if augmented:
         raise CacheError("distill.cache holds teacher outputs of un-augmented crops, but the training data "
                          "are augmented; turn augmentation off or leave distill.cache empty (live teacher)")
     cache = TeacherCache(distill.cache)
-    cache.check_matches(distill.teacher, codec, need_feature=distill.method == "dwpose" and distill.dwpose.feature_weight > 0)
+    cache.check_matches(distill.teacher, codec, need_feature=distill.method == "dwpose" and distill.dwpose.feature_weight > 0,
+                        data_file=data_file)
     return [CachedTeacherDataset(d, cache) for d in train_sets]
 
 
@@ -141,7 +146,7 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
     """
     run_dir = Path(run_dir)
     trainer = build_distill_trainer(exp, distill, run_dir, env)
-    sets = attach_cache(train_sets, distill, trainer.codec, augmented)
+    sets = attach_cache(train_sets, distill, trainer.codec, augmented, exp.data.h36m)
     if env.is_main:
         from movnect.train.config import dump_toml
 
@@ -232,5 +237,5 @@ def build_cache_from_config(config: str | Path, overrides: list[str] | None, out
 
     need_feature = distill.method == "dwpose" and distill.dwpose.feature_weight > 0
     return build_cache(out, teacher.model, distill.teacher, to_dict(teacher.config), codec, dataset,
-                       include_feature=need_feature, batch_size=batch_size, device=device,
+                       data_file=d.h36m, include_feature=need_feature, batch_size=batch_size, device=device,
                        workers=exp.train.workers, progress=progress)

@@ -71,19 +71,28 @@ class FrozenTeacher:
 
     @torch.no_grad()
     def outputs(self, batch: dict[str, Tensor], need_feature: bool) -> TeacherOutputs:
+        """Teacher maps (and feature) for every row of the batch: cached rows from the batch's
+        teacher_* keys, and a live forward on the uncached rows only (a mixed batch of 2D-only
+        and cached Human3.6M samples pays the teacher for its 2D-only part alone)."""
         self.model.eval()  # never let a caller's .train() reach the teacher's BatchNorm
         cached = batch.get("teacher_cached")
-        hit = cached is not None and bool((cached > 0).all()) and (not need_feature or "teacher_feature" in batch)
-        if hit:
+        usable = cached is not None and (not need_feature or "teacher_feature" in batch)
+        have = (cached > 0) if usable else torch.zeros(len(batch["image"]), dtype=torch.bool,
+                                                         device=batch["image"].device)
+        if bool(have.all()):
             feat = batch["teacher_feature"].float() if need_feature else None
             return TeacherOutputs(batch["teacher_maps"].float(), feat)
-        out = self.model(batch["image"])
-        maps, feat = out.maps.float(), out.feature.float() if need_feature else None
-        if cached is not None and bool((cached > 0).any()):  # mixed batch: cached rows win
-            use = (cached > 0).view(-1, 1, 1, 1)
-            maps = torch.where(use, batch["teacher_maps"].float(), maps)
-            if need_feature and "teacher_feature" in batch:
-                feat = torch.where(use, batch["teacher_feature"].float(), feat)
+        if not bool(have.any()):
+            out = self.model(batch["image"])
+            return TeacherOutputs(out.maps.float(), out.feature.float() if need_feature else None)
+        miss = ~have
+        out = self.model(batch["image"][miss])
+        maps = batch["teacher_maps"].float().clone()
+        maps[miss] = out.maps.float()
+        feat = None
+        if need_feature:
+            feat = batch["teacher_feature"].float().clone()
+            feat[miss] = out.feature.float()
         return TeacherOutputs(maps, feat)
 
 

@@ -109,6 +109,24 @@ def test_refusals_are_one_line(files: dict[str, Path], tmp_path: Path, capsys) -
     assert "distill needs --config" in capsys.readouterr().err
 
 
+def test_a_cache_is_refused_for_another_data_file(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    import shutil
+
+    import h5py
+
+    cache = tmp_path / "c.h5"
+    good = f'[distill]\nmethod = "mimicry"\nteacher = "{files["teacher"]}"\ncache = "{cache}"\n'
+    assert main(["distill", "--config", str(_config(files, "c2", good)), "--build-cache", str(cache), "--no-progress"]) == 0
+    other = tmp_path / "other.h5"  # same rows, other frames: what used to be served stale maps
+    shutil.copy(files["h5"], other)
+    with h5py.File(other, "r+") as f:
+        f["frame"][0] = f["frame"][0] + 1
+    cfg = _config({**files, "h5": other}, "c3", good)
+    assert main(["distill", "--config", str(cfg), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(files["h5"]) in err and str(other) in err and "rebuild the cache" in err
+
+
 # ---- DWPose export: the better of stage 1 and stage 2 by validation --------------------------
 
 def _dwpose_run(tmp_path: Path, teacher: Path, scripted: list[float] | None, monkeypatch) -> dict:

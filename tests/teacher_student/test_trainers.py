@@ -80,9 +80,50 @@ def test_frozen_teacher_uses_cached_rows(teacher_path: Path) -> None:
     assert not live.maps.requires_grad and live.feature is not None
     cached = torch.full((2, 68, 8, 8), 0.25)
     mixed = teacher.outputs({**batch, "teacher_maps": cached, "teacher_cached": torch.tensor([1.0, 0.0])}, False)
-    assert torch.equal(mixed.maps[0], cached[0]) and torch.equal(mixed.maps[1], live.maps[1])
+    assert torch.equal(mixed.maps[0], cached[0])  # the live row ran alone: equal up to rounding
+    torch.testing.assert_close(mixed.maps[1], live.maps[1], atol=1e-5, rtol=1e-4)
     hit = teacher.outputs({**batch, "teacher_maps": cached, "teacher_cached": torch.ones(2)}, False)
     assert torch.equal(hit.maps, cached)
+
+
+class _CountingTeacher(torch.nn.Module):
+    """A teacher network that records how many rows each forward receives."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.rows = model, []
+
+    def forward(self, x: torch.Tensor):  # noqa: ANN201
+        self.rows.append(len(x))
+        return self.model(x)
+
+
+@pytest.mark.parametrize("need_feature", [False, True])
+def test_live_teacher_runs_only_on_uncached_rows(teacher_path: Path, need_feature: bool) -> None:
+    base = load_teacher(teacher_path, STUDENT, CODEC)
+    counting = _CountingTeacher(base.model)
+    teacher = type(base)(counting, base.config, base.path)
+    images = torch.randn(5, 3, 64, 64)
+    live = base.model(images)
+    cached = torch.full((5, 68, 8, 8), 0.25)
+    feats = torch.full((5, *live.feature.shape[1:]), -0.5)
+    flags = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0])
+    batch = {"image": images, "teacher_maps": cached, "teacher_feature": feats, "teacher_cached": flags}
+    out = teacher.outputs(batch, need_feature)
+    assert counting.rows == [2]  # the two uncached rows only, not the whole batch
+    for i in range(5):
+        if flags[i] > 0:
+            assert torch.equal(out.maps[i], cached[i])
+            assert not need_feature or torch.equal(out.feature[i], feats[i])
+        else:
+            torch.testing.assert_close(out.maps[i], live.maps[i], atol=1e-5, rtol=1e-4)
+            assert not need_feature or torch.allclose(out.feature[i], live.feature[i], atol=1e-5, rtol=1e-4)
+    assert (out.feature is None) == (not need_feature)
+    counting.rows.clear()
+    teacher.outputs({**batch, "teacher_cached": torch.ones(5)}, need_feature)
+    assert counting.rows == []  # all cached: no forward at all
+    teacher.outputs({k: v for k, v in batch.items() if k != "teacher_feature"}, True)
+    assert counting.rows == [5]  # the cache has no features but they are needed: every row live
 
 
 def test_mimicry_loss_falls_on_2d_only_data_too(tmp_path: Path, teacher_path: Path) -> None:
