@@ -285,7 +285,7 @@ class OKDHPTrainer(_DistillTrainer):
                 loc = masked_location_distill_loss(o.maps[:, j:].float(), l_ens, h_ens)
                 parts[f"kd_location{b}"] = loc
                 kd = kd + self.okd.location_weight * loc
-        epochs_done = self.stage_progress * self.stage.epochs
+        epochs_done = self.stage_progress * self.stage.epochs  # of this stage, when this step starts
         ramp = okdhp_ramp(epochs_done, self.okd.ramp_fraction * self.stage.epochs)
         total = total + self.okd.kd_weight * ramp * kd
         for b, g in enumerate(gts):

@@ -8,7 +8,9 @@ what is learned by overriding the hooks, and reuse everything else:
   compute_loss(batch)   -> LossTerms(total, parts); default: supervised PoseLoss of the stage
   trainer_state() / load_trainer_state(d)   extra state saved in checkpoints
   on_stage_start(i)     called when stage i starts or resumes (attributes stage, stage_index,
-                        epoch, step and stage_progress in [0, 1] are kept up to date)
+                        epoch and step are kept up to date; stage_progress, set before each
+                        step from its position, is the fraction of the stage's steps done
+                        when the step starts: 0 on its first step, (total - 1) / total on the last)
 
 Reproducibility: the model is initialised under the run seed before the Trainer is built
 (see movnect.train.run); batches come from a ResumableSampler whose shuffle and per-sample
@@ -153,9 +155,12 @@ class Trainer:
                 t0, seen = time.perf_counter(), 0
                 for b in range(pos.batch, batches):
                     batch = _to_device(next(data), self.env.device)
+                    # the fraction of the stage done when this step starts, from its position,
+                    # never carried over from the previous step: the first step of every stage
+                    # reads 0 (not the previous stage's 1.0), a resumed run what the uninterrupted read
+                    self.stage_progress = (epoch * batches + b) / total
                     terms = self._train_step(batch, opt, sched, scaler, (epoch, b))
                     self.step += 1
-                    self.stage_progress = (epoch * batches + b + 1) / total
                     seen += len(batch["image"])
                     for k, v in terms.parts.items():
                         acc[k] = acc.get(k, 0.0) + v

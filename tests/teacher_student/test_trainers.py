@@ -3,6 +3,7 @@ frozen, DWPose's stage 2 keeps the backbone and yields a normal checkpoint, OKDH
 are its best branch, mismatched teachers are refused, stage 2 resumes exactly."""
 from __future__ import annotations
 
+import math
 import os
 import socket
 from dataclasses import replace
@@ -199,6 +200,47 @@ def test_okdhp_loss_falls_and_checkpoints_hold_the_best_branch(tmp_path: Path, d
     assert torch.equal(model(x).maps, net(x).branches[best].maps)
     logged = (tmp_path / "metrics.jsonl").read_text()
     assert "val/mpjpe_ensemble" in logged and "val/mpjpe_branch2" in logged
+
+
+class _RampRecordingOKDHP(OKDHPTrainer):
+    """Records the kd_ramp weight of every step."""
+
+    ramps: list[float]
+
+    def compute_loss(self, batch):  # noqa: ANN001, ANN201
+        terms = super().compute_loss(batch)
+        self.ramps.append(float(terms.parts["kd_ramp"]))
+        return terms
+
+
+def _okdhp_two_stages(run: Path) -> _RampRecordingOKDHP:
+    exp = _exp(_stage("first", epochs=1, steps=4), _stage("second", epochs=2, steps=4))
+    torch.manual_seed(0)
+    net = MultiBranchMoVNect(17, width=0.25, branches=2, fau_hidden=8)
+    tr = _RampRecordingOKDHP(net, STUDENT, CODEC, exp, run, CPU, OKDHPConfig(branches=2, ramp_fraction=0.5))
+    tr.ramps = []
+    return tr
+
+
+def test_okdhp_ramp_restarts_at_each_stage_and_resumes_exactly(tmp_path: Path) -> None:
+    from teacher_student.schedules import okdhp_ramp
+
+    sets, val = [ToyPoseDataset(16, CODEC)] * 2, ToyPoseDataset(4, CODEC, seed=9)
+    full = _okdhp_two_stages(tmp_path / "full")
+    full.fit(sets, val)
+    # stage "first": 4 steps, 1 epoch, ramp over 0.5 epoch; stage "second": 8 steps, 2 epochs, ramp over 1
+    # progress = fraction of the stage done when the step starts (0 on a stage's first step)
+    expected = [okdhp_ramp(k / 4, 0.5) for k in range(4)] + [okdhp_ramp(2 * k / 8, 1.0) for k in range(8)]
+    assert full.ramps == pytest.approx(expected, rel=1e-6)  # logged as float32
+    assert full.ramps[4] == pytest.approx(math.exp(-5), rel=1e-6)  # first step of stage 2: ~0.0067, not 1.0
+    part = _okdhp_two_stages(tmp_path / "part")
+    part.fit(sets, val, should_stop=lambda: len(part.ramps) >= 6)  # stops mid-ramp, inside stage 2
+    assert len(part.ramps) == 6 and part.ramps[-1] < 1.0
+    resumed = _okdhp_two_stages(tmp_path / "part")
+    resumed.fit(sets, val, resume=tmp_path / "part" / "checkpoints" / "last.pt")
+    assert part.ramps + resumed.ramps == full.ramps
+    a, b = full.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the whole multi-branch net, bit for bit
 
 
 def _free_port() -> int:
