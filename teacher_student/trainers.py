@@ -198,6 +198,15 @@ class DWPoseTrainer(_DistillTrainer):
             dw.freeze_backbone(self.model, self.model_config)
         self._rewrap()
 
+    def distill_epoch(self) -> tuple[int, int]:
+        """(t, t_max) of DWPose's decay r(t): t = 1-based epoch counted over ALL stage-1 stages
+        (every stage but self_kd_stage, e.g. 2D pretraining then 3D), t_max = their epochs. As in
+        DWPose, where stage 1 is one training run: r decays once over the whole distillation
+        instead of restarting at every stage."""
+        stages = [s for s in self.exp.stages if s.name != self.dw.self_kd_stage]
+        before = sum(s.epochs for s in self.exp.stages[: self.stage_index] if s.name != self.dw.self_kd_stage)
+        return before + self.epoch + 1, sum(s.epochs for s in stages)
+
     def compute_loss(self, batch: dict[str, Tensor]) -> LossTerms:
         if self.in_self_kd:
             return self._self_kd_loss(batch)
@@ -206,7 +215,7 @@ class DWPoseTrainer(_DistillTrainer):
         t = self.teacher.outputs(batch, need_feature=self.dw.feature_weight > 0)
         hs, ls = self.codec.split(out.maps.float())
         ht, lt = self.codec.split(t.maps)
-        r = dwpose_decay(self.epoch + 1, self.stage.epochs)
+        r = dwpose_decay(*self.distill_epoch())
         parts = dict(gt.parts)
         parts.pop("total")
         kd = {"kd_logit": heatmap_kl_loss(hs, ht, self.dw.beta), "kd_location": masked_location_distill_loss(ls, lt, ht)}

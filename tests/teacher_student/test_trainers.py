@@ -182,6 +182,26 @@ def test_dwpose_stage2_resumes_exactly(tmp_path: Path, teacher_path: Path) -> No
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_dwpose_decay_spans_every_stage1_stage(tmp_path: Path, teacher_path: Path) -> None:
+    exp = _exp(_stage("pre2d", epochs=2, steps=2, kind="2d"), _stage("main", epochs=3, steps=2),
+               _stage("head", epochs=1, steps=2))
+    decays: list[float] = []
+
+    class Recording(DWPoseTrainer):
+        def compute_loss(self, batch):  # noqa: ANN001, ANN201
+            terms = super().compute_loss(batch)
+            if "kd_decay" in terms.parts:
+                decays.append(round(float(terms.parts["kd_decay"]), 6))
+            return terms
+
+    tr = Recording(_student(), STUDENT, CODEC, exp, tmp_path, CPU, load_teacher(teacher_path, STUDENT, CODEC),
+                   DWPoseConfig(self_kd_stage="head"))
+    tr.fit([ToyPoseDataset(8, CODEC, has3d=False), ToyPoseDataset(8, CODEC), ToyPoseDataset(8, CODEC)])
+    # r(t) = 1 - (t - 1) / 5 over the 5 stage-1 epochs (2 of pre2d + 3 of main), 2 steps each;
+    # it does not restart at "main" (which would read 1, 0.667, 0.333)
+    assert decays == [v for v in (1.0, 0.8, 0.6, 0.4, 0.2) for _ in range(2)]
+
+
 @pytest.mark.parametrize("divergence", ["mse", "kl"])
 def test_okdhp_loss_falls_and_checkpoints_hold_the_best_branch(tmp_path: Path, divergence: str) -> None:
     exp = _exp(_stage("main", epochs=3, lr=1e-2))
