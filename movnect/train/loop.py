@@ -12,6 +12,10 @@ what is learned by overriding the hooks, and reuse everything else:
                         step from its position, is the fraction of the stage's steps done
                         when the step starts: 0 on its first step, (total - 1) / total on the last)
 
+A training dataset whose samples are already on the training device (e.g. the distillation
+benchmark's decoded-once data, bench/device_data.py) sets `device_resident = True`; its batches
+are then not pinned (pinning is for host memory). Use it with train.workers = 0.
+
 Reproducibility: the model is initialised under the run seed before the Trainer is built
 (see movnect.train.run); batches come from a ResumableSampler whose shuffle and per-sample
 augmentation seeds depend only on (seed, epoch, index); checkpoints carry the optimiser,
@@ -253,7 +257,8 @@ class Trainer:
             )
         loader = DataLoader(SeededDataset(dataset), batch_size=bs, sampler=sampler, drop_last=True,
                             num_workers=self.cfg.workers, persistent_workers=self.cfg.workers > 0,
-                            pin_memory=self.env.device.type == "cuda",
+                            # a dataset already on the GPU (device_resident True) cannot be pinned
+                            pin_memory=self.env.device.type == "cuda" and not getattr(dataset, "device_resident", False),
                             generator=torch.Generator().manual_seed(self.cfg.seed))
         return loader, sampler, batches
 
