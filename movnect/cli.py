@@ -212,8 +212,19 @@ def _run_distill(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":
         state = "stopped" if summary["stopped"] else "finished"
         print(f"{summary['method']} {state} after {summary['steps']} steps; run folder {summary['run_dir']}; "
-              f"student {summary['student'] or summary['checkpoint']}; last validation {json.dumps(summary['metrics'])}")
+              f"student {summary['student'] or summary['checkpoint']}{_export_note(summary)}; "
+              f"last validation {json.dumps(summary['metrics'])}")
     return EXIT_INTERRUPTED if summary["stopped"] else 0
+
+
+def _export_note(summary: dict) -> str:
+    """' (DWPose stage 1 by lower validation val/mpjpe ...)' when DWPose chose between its stages."""
+    choice = summary.get("dwpose_export")
+    if not choice:
+        return ""
+    figures = ", ".join(f"{k} {c['val_value']:.1f}" for k, c in choice.items()
+                        if isinstance(c, dict) and c.get("val_value") is not None)
+    return f" (DWPose {choice['chosen']}, by {choice['rule']}{': ' + figures if figures else ''})"
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,13 @@ The cache stores it once per dataset row:
     /feature   (M, C, h2, w2)  float16 teacher stride-16 feature (only if built with features;
                                DWPose's feature loss needs it, mimicry does not)
     attrs      format, teacher_sha256, teacher (path), codec (JSON), teacher_model (JSON),
-               input_size, has_feature
+               input_size, has_feature, data_file (path), data_identity (JSON, see below)
+
+Rows are keys into ONE data file, so the cache records that file's identity (`data_identity`:
+size, mtime, row count, crop size and a SHA-256 of its index columns) and a run whose data
+file differs in any of them is refused with one line naming both files: a cache built on one
+HDF5 file is never served for another that merely has the same row numbers. (A copy that keeps
+size and mtime, `cp -p`, is accepted; anything else means rebuilding, the safe side.)
 
 float16 keeps heatmaps to ~5e-4 and location maps to ~1e-3 units (0.1 mm at 100 mm per unit).
 
@@ -40,7 +46,10 @@ from torch.utils.data import DataLoader, Dataset
 from movnect import atomic
 from movnect.codec import Codec
 
-FORMAT = "movnect-teacher-cache/1"
+FORMAT = "movnect-teacher-cache/2"
+OLD_FORMATS = ("movnect-teacher-cache/1",)  # no data identity: refused, rebuild
+INDEX_COLUMNS = ("subject", "action", "subaction", "camera", "sequence", "frame")
+IDENTITY_FIELDS = ("size", "mtime_ns", "rows", "crop_size", "index_sha256")
 
 
 class CacheError(ValueError):
@@ -56,9 +65,37 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def data_identity(path: str | Path) -> dict:
+    """Identity of a prepared HDF5 data file: {path, size, mtime_ns, rows, crop_size, index_sha256}.
+
+    rows: the file's row count; index_sha256: SHA-256 over the index columns (INDEX_COLUMNS that
+    the file has, in that order, raw bytes) and their names. CacheError if unreadable.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+        h = hashlib.sha256()
+        with h5py.File(path, "r") as f:
+            crop = int(f.attrs["crop_size"])
+            rows = int(f["frame"].shape[0])
+            for name in INDEX_COLUMNS:
+                if name in f:
+                    h.update(name.encode())
+                    h.update(np.ascontiguousarray(f[name][()]).tobytes())
+    except (OSError, KeyError) as exc:
+        raise CacheError(f"data file {path} has no readable identity for the teacher cache ({exc})") from None
+    return {"path": str(path.resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns), "rows": rows,
+            "crop_size": crop, "index_sha256": h.hexdigest()}
+
+
+def _show(identity: dict) -> str:
+    return ", ".join(f"{k} {identity.get(k)}" for k in IDENTITY_FIELDS if k != "index_sha256") + \
+        f", index {str(identity.get('index_sha256'))[:12]}"
+
+
 @torch.no_grad()
 def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, teacher_model: dict,
-                codec: Codec, dataset: Dataset, *, include_feature: bool, batch_size: int = 32,
+                codec: Codec, dataset: Dataset, *, data_file: str | Path, include_feature: bool, batch_size: int = 32,
                 device: torch.device | str = "cpu", workers: int = 0,
                 progress: Callable[[int, int], None] | None = None) -> Path:
     """Run the frozen teacher once over `dataset` (un-augmented samples) and write the cache.
@@ -70,12 +107,14 @@ def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, 
         teacher_model: the teacher's ModelConfig as a dict (recorded).
         codec: the codec shared by teacher and student.
         dataset: yields the sample dict of docs/architecture.md; rows are sample["index"] (>= 0).
+        data_file: the HDF5 file whose rows those are (its identity is recorded, see data_identity).
         include_feature: also store the stride-16 feature (DWPose).
         progress: optional callback(done, total).
     Returns:
         the path written.
     """
     path = Path(path)
+    identity = data_identity(data_file)  # before the slow pass: an unreadable file fails now
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     teacher.eval()
@@ -115,6 +154,7 @@ def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, 
                 "format": FORMAT, "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
                 "codec": json.dumps(codec.to_dict()), "teacher_model": json.dumps(teacher_model),
                 "input_size": codec.config.input_size, "has_feature": bool(include_feature),
+                "data_file": str(data_file), "data_identity": json.dumps(identity),
             })
         atomic.commit(tmp, path)  # fsync, ordinary mode, rename
     except BaseException:
@@ -139,6 +179,9 @@ class TeacherCache:
                 self.feature_shape = tuple(f["feature"].shape[1:]) if "feature" in f else None
         except (OSError, KeyError) as exc:
             raise CacheError(f"teacher cache {self.path} is unreadable ({exc})") from None
+        if attrs.get("format") in OLD_FORMATS:
+            raise CacheError(f"teacher cache {self.path} predates data-file identities (format {attrs['format']}); "
+                             "rebuild it with --build-cache")
         if attrs.get("format") != FORMAT:
             raise CacheError(f"{self.path} is not a teacher cache (expected format {FORMAT})")
         self.attrs = attrs
@@ -153,8 +196,17 @@ class TeacherCache:
     def has_feature(self) -> bool:
         return self.feature_shape is not None
 
-    def check_matches(self, teacher_path: str | Path, codec: Codec, need_feature: bool) -> None:
-        """CacheError unless the cache was built by this teacher file with this codec."""
+    def check_matches(self, teacher_path: str | Path, codec: Codec, need_feature: bool,
+                      data_file: str | Path) -> None:
+        """CacheError (one line) unless the cache was built by this teacher file with this codec
+        on this data file (data_identity: size, mtime, rows, crop size, index columns)."""
+        built = json.loads(self.attrs["data_identity"])
+        now = data_identity(data_file)
+        diff = [k for k in IDENTITY_FIELDS if built.get(k) != now.get(k)]
+        if diff:
+            raise CacheError(f"teacher cache {self.path} was built on data file {self.attrs['data_file']} "
+                             f"({_show(built)}) but this run reads {data_file} ({_show(now)}); "
+                             f"they differ in {', '.join(diff)}: rebuild the cache with --build-cache")
         if self.attrs["teacher_sha256"] != file_sha256(teacher_path):
             raise CacheError(f"teacher cache {self.path} was built from another teacher "
                              f"({self.attrs['teacher']}); rebuild it for {teacher_path}")

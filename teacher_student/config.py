@@ -41,7 +41,9 @@ class DWPoseConfig:
     """DWPose two-stage distillation (teacher_student.dwpose).
 
     Stage 1 = every stage of the experiment except `self_kd_stage`: L_GT + r(t) (feature_weight
-    L_fea + logit_weight L_logit + location_weight L_loc). Stage 2 = the stage named
+    L_fea + logit_weight L_logit + location_weight L_loc), r(t) decaying once over all of them.
+    DWPose's own effective weights in this normalisation are feature 7e-5 x C x H x W of the
+    teacher feature (~4.6 for VNect at 256 px) and logit 0.1 (docs/distillation.md). Stage 2 = the stage named
     `self_kd_stage` (it must be the last one): frozen backbone, fresh head, distillation from the
     frozen stage-1 head only ("" = no stage 2).
     """

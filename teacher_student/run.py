@@ -8,7 +8,9 @@ the run seed, the teacher loaded, checked against the student and frozen); `atta
 wraps the training sets with the teacher cache when one is configured and allowed;
 `write_student` turns the run's best (or last) checkpoint into a plain student checkpoint
 `student.pt` (weights, model config, codec, and a note of how it was made; no training state),
-which is what evaluation, prediction and export read.
+which is what evaluation, prediction and export read. DWPose with a stage 2 keeps both
+candidates (`student-stage1.pt`, `student-stage2.pt`) and exports the one that validates better
+(`write_dwpose_students`; the summary's `dwpose_export` says which and why).
 """
 from __future__ import annotations
 
@@ -50,27 +52,37 @@ def build_distill_trainer(exp: Any, distill: DistillConfig, run_dir: str | Path,
 
 
 def attach_cache(train_sets: Sequence[Dataset], distill: DistillConfig, codec: Codec,
-                 augmented: bool) -> list[Dataset]:
+                 augmented: bool, data_file: str | Path) -> list[Dataset]:
     """Wrap every training set with the teacher cache of `distill.cache` (none: unchanged).
 
     Refused (CacheError) when the training samples are augmented: the cache holds the
-    teacher's outputs on un-augmented crops (see teacher_student.cache).
+    teacher's outputs on un-augmented crops (see teacher_student.cache); and when `data_file`
+    (the HDF5 file whose rows the samples' `index` refers to, data.h36m) is not the file the
+    cache was built on.
     """
     if not distill.cache:
         return list(train_sets)
+    if not data_file:
+        raise CacheError("distill.cache is set but data.h36m is empty: the cache's rows are rows of that file")
     if augmented:
         raise CacheError("distill.cache holds teacher outputs of un-augmented crops, but the training data "
                          "are augmented; turn augmentation off or leave distill.cache empty (live teacher)")
     cache = TeacherCache(distill.cache)
-    cache.check_matches(distill.teacher, codec, need_feature=distill.method == "dwpose" and distill.dwpose.feature_weight > 0)
+    cache.check_matches(distill.teacher, codec, need_feature=distill.method == "dwpose" and distill.dwpose.feature_weight > 0,
+                        data_file=data_file)
     return [CachedTeacherDataset(d, cache) for d in train_sets]
 
 
-def write_student(run_dir: str | Path, distill: DistillConfig, name: str = "student.pt") -> Path:
-    """checkpoints/best.pt (else last.pt) of a finished run -> checkpoints/<name>, a plain
-    student checkpoint. For OKDHP it is the branch with the best validation score."""
+def write_student(run_dir: str | Path, distill: DistillConfig, name: str = "student.pt",
+                  source: str | Path | None = None, choice: dict[str, Any] | None = None) -> Path:
+    """A checkpoint of a finished run -> checkpoints/<name>, a plain student checkpoint.
+
+    `source` defaults to checkpoints/best.pt (else last.pt). For OKDHP it is the branch with
+    the best validation score. `choice` (DWPose's stage-1 / stage-2 pick) is recorded in the note.
+    """
     ckpt_dir = Path(run_dir) / "checkpoints"
-    source = ckpt_dir / "best.pt" if (ckpt_dir / "best.pt").is_file() else ckpt_dir / "last.pt"
+    if source is None:
+        source = ckpt_dir / "best.pt" if (ckpt_dir / "best.pt").is_file() else ckpt_dir / "last.pt"
     model, cfg, codec, raw = load_model(source)
     note: dict[str, Any] = {"kind": "distilled-student", "method": distill.method, "source": str(source),
                             "metrics": raw["extra"].get("metrics", {})}
@@ -78,9 +90,49 @@ def write_student(run_dir: str | Path, distill: DistillConfig, name: str = "stud
     if distill.method == "okdhp":
         note["branch"] = trainer_state.get("best_branch")
         note["branches"] = trainer_state.get("branches")
+    if choice is not None:
+        note["dwpose_export"] = choice
     out = ckpt_dir / name
     save_checkpoint(out, model, cfg, codec, note)
     return out
+
+
+def _stage_candidate(ckpt_dir: Path, stage: str, stage_best: dict[str, Any]) -> dict[str, Any]:
+    """A stage's export candidate: its best validation checkpoint, else its last one."""
+    best = stage_best.get(stage)
+    path = ckpt_dir / f"best-{stage}.pt"
+    if best is not None and path.is_file():
+        return {"stage": stage, "source": str(path), "val_name": best["name"], "val_value": best["value"],
+                "step": best["step"]}
+    return {"stage": stage, "source": str(ckpt_dir / f"stage-{stage}.pt"), "val_name": None, "val_value": None,
+            "step": None}
+
+
+def write_dwpose_students(run_dir: str | Path, exp: Any, distill: DistillConfig,
+                          stage_best: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """DWPose with a stage 2: student-stage1.pt (the best validation checkpoint of the last
+    stage-1 stage), student-stage2.pt (that of the self-KD stage), and student.pt = the one with
+    the lower validation figure (ties: stage 1). Without comparable validation figures (none,
+    or different figures) stage 2, the configured pipeline's end, is exported and the rule says so.
+
+    Returns (student.pt, the choice: {chosen, rule, stage1, stage2}).
+    """
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    names = [s.name for s in exp.stages]
+    s2 = distill.dwpose.self_kd_stage
+    s1 = names[names.index(s2) - 1]
+    cands = {"stage1": _stage_candidate(ckpt_dir, s1, stage_best), "stage2": _stage_candidate(ckpt_dir, s2, stage_best)}
+    for key, c in cands.items():
+        c["file"] = str(write_student(run_dir, distill, f"student-{key}.pt", c["source"]))
+    a, b = cands["stage1"], cands["stage2"]
+    if a["val_value"] is not None and b["val_value"] is not None and a["val_name"] == b["val_name"]:
+        chosen = "stage1" if a["val_value"] <= b["val_value"] else "stage2"
+        rule = f"lower validation {a['val_name']} (ties: stage 1)"
+    else:
+        chosen, rule = "stage2", "no comparable validation figures: the last stage"
+    choice = {"chosen": chosen, "rule": rule, **cands}
+    out = write_student(run_dir, distill, "student.pt", cands[chosen]["source"], choice)
+    return out, choice
 
 
 def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, train_sets: Sequence[Dataset],
@@ -89,11 +141,12 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
                      should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Train with the configured method; on completion also writes checkpoints/student.pt.
 
-    Returns the loop's summary plus `student` (the plain checkpoint, None if stopped early).
+    Returns the loop's summary plus `student` (the plain checkpoint, None if stopped early) and,
+    for DWPose with a stage 2, `dwpose_export` (which stage student.pt holds, and why).
     """
     run_dir = Path(run_dir)
     trainer = build_distill_trainer(exp, distill, run_dir, env)
-    sets = attach_cache(train_sets, distill, trainer.codec, augmented)
+    sets = attach_cache(train_sets, distill, trainer.codec, augmented, exp.data.h36m)
     if env.is_main:
         from movnect.train.config import dump_toml
 
@@ -102,7 +155,11 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
     summary = trainer.fit(sets, val_set, resume=resume, on_step=on_step, should_stop=should_stop)
     summary["student"] = None
     if not summary["stopped"] and env.is_main:
-        summary["student"] = str(write_student(run_dir, distill))
+        if distill.method == "dwpose" and distill.dwpose.self_kd_stage:
+            student, summary["dwpose_export"] = write_dwpose_students(run_dir, exp, distill, summary["stage_best"])
+            summary["student"] = str(student)
+        else:
+            summary["student"] = str(write_student(run_dir, distill))
     return summary
 
 
@@ -180,5 +237,5 @@ def build_cache_from_config(config: str | Path, overrides: list[str] | None, out
 
     need_feature = distill.method == "dwpose" and distill.dwpose.feature_weight > 0
     return build_cache(out, teacher.model, distill.teacher, to_dict(teacher.config), codec, dataset,
-                       include_feature=need_feature, batch_size=batch_size, device=device,
+                       data_file=d.h36m, include_feature=need_feature, batch_size=batch_size, device=device,
                        workers=exp.train.workers, progress=progress)

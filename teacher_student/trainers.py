@@ -71,19 +71,28 @@ class FrozenTeacher:
 
     @torch.no_grad()
     def outputs(self, batch: dict[str, Tensor], need_feature: bool) -> TeacherOutputs:
+        """Teacher maps (and feature) for every row of the batch: cached rows from the batch's
+        teacher_* keys, and a live forward on the uncached rows only (a mixed batch of 2D-only
+        and cached Human3.6M samples pays the teacher for its 2D-only part alone)."""
         self.model.eval()  # never let a caller's .train() reach the teacher's BatchNorm
         cached = batch.get("teacher_cached")
-        hit = cached is not None and bool((cached > 0).all()) and (not need_feature or "teacher_feature" in batch)
-        if hit:
+        usable = cached is not None and (not need_feature or "teacher_feature" in batch)
+        have = (cached > 0) if usable else torch.zeros(len(batch["image"]), dtype=torch.bool,
+                                                         device=batch["image"].device)
+        if bool(have.all()):
             feat = batch["teacher_feature"].float() if need_feature else None
             return TeacherOutputs(batch["teacher_maps"].float(), feat)
-        out = self.model(batch["image"])
-        maps, feat = out.maps.float(), out.feature.float() if need_feature else None
-        if cached is not None and bool((cached > 0).any()):  # mixed batch: cached rows win
-            use = (cached > 0).view(-1, 1, 1, 1)
-            maps = torch.where(use, batch["teacher_maps"].float(), maps)
-            if need_feature and "teacher_feature" in batch:
-                feat = torch.where(use, batch["teacher_feature"].float(), feat)
+        if not bool(have.any()):
+            out = self.model(batch["image"])
+            return TeacherOutputs(out.maps.float(), out.feature.float() if need_feature else None)
+        miss = ~have
+        out = self.model(batch["image"][miss])
+        maps = batch["teacher_maps"].float().clone()
+        maps[miss] = out.maps.float()
+        feat = None
+        if need_feature:
+            feat = batch["teacher_feature"].float().clone()
+            feat[miss] = out.feature.float()
         return TeacherOutputs(maps, feat)
 
 
@@ -189,6 +198,15 @@ class DWPoseTrainer(_DistillTrainer):
             dw.freeze_backbone(self.model, self.model_config)
         self._rewrap()
 
+    def distill_epoch(self) -> tuple[int, int]:
+        """(t, t_max) of DWPose's decay r(t): t = 1-based epoch counted over ALL stage-1 stages
+        (every stage but self_kd_stage, e.g. 2D pretraining then 3D), t_max = their epochs. As in
+        DWPose, where stage 1 is one training run: r decays once over the whole distillation
+        instead of restarting at every stage."""
+        stages = [s for s in self.exp.stages if s.name != self.dw.self_kd_stage]
+        before = sum(s.epochs for s in self.exp.stages[: self.stage_index] if s.name != self.dw.self_kd_stage)
+        return before + self.epoch + 1, sum(s.epochs for s in stages)
+
     def compute_loss(self, batch: dict[str, Tensor]) -> LossTerms:
         if self.in_self_kd:
             return self._self_kd_loss(batch)
@@ -197,7 +215,7 @@ class DWPoseTrainer(_DistillTrainer):
         t = self.teacher.outputs(batch, need_feature=self.dw.feature_weight > 0)
         hs, ls = self.codec.split(out.maps.float())
         ht, lt = self.codec.split(t.maps)
-        r = dwpose_decay(self.epoch + 1, self.stage.epochs)
+        r = dwpose_decay(*self.distill_epoch())
         parts = dict(gt.parts)
         parts.pop("total")
         kd = {"kd_logit": heatmap_kl_loss(hs, ht, self.dw.beta), "kd_location": masked_location_distill_loss(ls, lt, ht)}
@@ -276,7 +294,7 @@ class OKDHPTrainer(_DistillTrainer):
                 loc = masked_location_distill_loss(o.maps[:, j:].float(), l_ens, h_ens)
                 parts[f"kd_location{b}"] = loc
                 kd = kd + self.okd.location_weight * loc
-        epochs_done = self.stage_progress * self.stage.epochs
+        epochs_done = self.stage_progress * self.stage.epochs  # of this stage, when this step starts
         ramp = okdhp_ramp(epochs_done, self.okd.ramp_fraction * self.stage.epochs)
         total = total + self.okd.kd_weight * ramp * kd
         for b, g in enumerate(gts):

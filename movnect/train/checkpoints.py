@@ -10,7 +10,8 @@ read it like any other) whose `extra` holds:
   rng         per-rank {python, numpy, torch, cuda} generator states, as tensors and plain
               data only (numpy's key as an int64 tensor), so the file loads with weights_only
   run_config  the resolved ExperimentConfig as a dict
-  metrics     the latest validation figures; best = {stage, name, value}
+  metrics     the latest validation figures; best = {stage, name, value, step}: the best over
+              the stages scored by the same figure; stage_best = {stage name: the same, per stage}
   trainer     free-form state of a Trainer subclass (e.g. distillation projections)
   world_size  number of processes that wrote it
 """
@@ -77,6 +78,7 @@ def save_training_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler | None,
     rng: list[dict[str, Any]], run_config: dict[str, Any], metrics: dict[str, float],
     best: dict[str, Any] | None, optimizer_stage: int, trainer_state: dict[str, Any] | None = None,
+    stage_best: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Write model + full training state atomically (movnect.checkpoint.save_checkpoint)."""
     extra = {
@@ -91,6 +93,7 @@ def save_training_checkpoint(
         "run_config": run_config,
         "metrics": dict(metrics),
         "best": best,
+        "stage_best": dict(stage_best or {}),
         "trainer": trainer_state or {},
     }
     save_checkpoint(path, model, model_config, codec, extra)

@@ -8,7 +8,13 @@ what is learned by overriding the hooks, and reuse everything else:
   compute_loss(batch)   -> LossTerms(total, parts); default: supervised PoseLoss of the stage
   trainer_state() / load_trainer_state(d)   extra state saved in checkpoints
   on_stage_start(i)     called when stage i starts or resumes (attributes stage, stage_index,
-                        epoch, step and stage_progress in [0, 1] are kept up to date)
+                        epoch and step are kept up to date; stage_progress, set before each
+                        step from its position, is the fraction of the stage's steps done
+                        when the step starts: 0 on its first step, (total - 1) / total on the last)
+
+A training dataset whose samples are already on the training device (e.g. the distillation
+benchmark's decoded-once data, bench/device_data.py) sets `device_resident = True`; its batches
+are then not pinned (pinning is for host memory). Use it with train.workers = 0.
 
 Reproducibility: the model is initialised under the run seed before the Trainer is built
 (see movnect.train.run); batches come from a ResumableSampler whose shuffle and per-sample
@@ -78,6 +84,9 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.metrics: dict[str, float] = {}
         self.best: dict[str, Any] | None = None
+        # per stage name: that stage's best validation {stage, name, value, step}; best-<name>.pt
+        self.stage_best: dict[str, dict[str, Any]] = {}
+        self._stage_improved = False
         self.stage: StageConfig = experiment.stages[0]
         self.stage_index = 0
         self.epoch = 0
@@ -150,9 +159,12 @@ class Trainer:
                 t0, seen = time.perf_counter(), 0
                 for b in range(pos.batch, batches):
                     batch = _to_device(next(data), self.env.device)
+                    # the fraction of the stage done when this step starts, from its position,
+                    # never carried over from the previous step: the first step of every stage
+                    # reads 0 (not the previous stage's 1.0), a resumed run what the uninterrupted read
+                    self.stage_progress = (epoch * batches + b) / total
                     terms = self._train_step(batch, opt, sched, scaler, (epoch, b))
                     self.step += 1
-                    self.stage_progress = (epoch * batches + b + 1) / total
                     seen += len(batch["image"])
                     for k, v in terms.parts.items():
                         acc[k] = acc.get(k, 0.0) + v
@@ -179,12 +191,14 @@ class Trainer:
                 average_buffers(self.train_module(), self.env)
                 # saved before validating, so an error in validation cannot lose the epoch
                 self._save("last.pt", pos, opt, sched, scaler)
-                improved = False
+                improved = self._stage_improved = False
                 if val_loader is not None and ((epoch + 1) % self.cfg.val_every == 0 or last_epoch):
                     improved = self._validate(val_loader)
                     self._save("last.pt", pos, opt, sched, scaler)  # again, with the new figures and best
                 if improved:
                     self._copy("last.pt", "best.pt")
+                if self._stage_improved:
+                    self._copy("last.pt", f"best-{self.stage.name}.pt")
                 if last_epoch:
                     self._copy("last.pt", f"stage-{self.stage.name}.pt")
                 if self._stop_requested(should_stop):
@@ -196,7 +210,7 @@ class Trainer:
         self.logger.flush()
         return {"run_dir": str(self.run_dir), "steps": self.step, "stopped": stopped,
                 "checkpoint": str(self.ckpt_dir / "last.pt"), "metrics": self.metrics,
-                "best": self.best, "history": self.history}
+                "best": self.best, "stage_best": self.stage_best, "history": self.history}
 
     # ---- pieces --------------------------------------------------------------------------
     def _start(self, resume: str | Path | None) -> dict[str, Any] | None:
@@ -207,6 +221,7 @@ class Trainer:
             load_state(self.model, ckpt["model"], f"checkpoint {resume}")
             extra = ckpt["extra"]
             self.metrics, self.best = dict(extra.get("metrics") or {}), extra.get("best")
+            self.stage_best = dict(extra.get("stage_best") or {})
             self.load_trainer_state(extra.get("trainer") or {})
         elif self.cfg.init_from:
             init = read_checkpoint(self.cfg.init_from)
@@ -242,7 +257,8 @@ class Trainer:
             )
         loader = DataLoader(SeededDataset(dataset), batch_size=bs, sampler=sampler, drop_last=True,
                             num_workers=self.cfg.workers, persistent_workers=self.cfg.workers > 0,
-                            pin_memory=self.env.device.type == "cuda",
+                            # a dataset already on the GPU (device_resident True) cannot be pinned
+                            pin_memory=self.env.device.type == "cuda" and not getattr(dataset, "device_resident", False),
                             generator=torch.Generator().manual_seed(self.cfg.seed))
         return loader, sampler, batches
 
@@ -314,8 +330,16 @@ class Trainer:
         key = "val/mpjpe" if self.stage.kind == "3d" else "val/err2d_px"
         if key not in figures:
             return False
-        if self.best is None or self.best["stage"] != self.stage_index or figures[key] < self.best["value"]:
-            self.best = {"stage": self.stage_index, "name": key, "value": figures[key], "step": self.step}
+        record = {"stage": self.stage_index, "name": key, "value": figures[key], "step": self.step}
+        mine = self.stage_best.get(self.stage.name)
+        if mine is None or figures[key] < mine["value"]:
+            self.stage_best[self.stage.name] = record
+            self._stage_improved = True
+        # best.pt: the best of every stage scored by the same figure. It restarts only when the
+        # figure changes (2D pixel error -> 3D MPJPE), never merely because a stage starts:
+        # a later stage that validates worse (DWPose's stage 2) must not replace a better one.
+        if self.best is None or self.best["name"] != key or figures[key] < self.best["value"]:
+            self.best = record
             return True
         return False
 
@@ -345,6 +369,7 @@ class Trainer:
                 self.ckpt_dir / name, self.model, self.model_config, self.codec, position=pos,
                 optimizer=opt, scheduler=sched, scaler=scaler, rng=rng,
                 run_config=experiment_to_dict(self.exp), metrics=self.metrics, best=self.best,
+                stage_best=self.stage_best,
                 optimizer_stage=self.stage_index, trainer_state=self.trainer_state(),
             )
 

@@ -107,3 +107,77 @@ def test_refusals_are_one_line(files: dict[str, Path], tmp_path: Path, capsys) -
     assert "un-augmented crops, but the training data are augmented" in capsys.readouterr().err
     assert main(["distill", "--no-progress"]) == 2
     assert "distill needs --config" in capsys.readouterr().err
+
+
+def test_a_cache_is_refused_for_another_data_file(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    import shutil
+
+    import h5py
+
+    cache = tmp_path / "c.h5"
+    good = f'[distill]\nmethod = "mimicry"\nteacher = "{files["teacher"]}"\ncache = "{cache}"\n'
+    assert main(["distill", "--config", str(_config(files, "c2", good)), "--build-cache", str(cache), "--no-progress"]) == 0
+    other = tmp_path / "other.h5"  # same rows, other frames: what used to be served stale maps
+    shutil.copy(files["h5"], other)
+    with h5py.File(other, "r+") as f:
+        f["frame"][0] = f["frame"][0] + 1
+    cfg = _config({**files, "h5": other}, "c3", good)
+    assert main(["distill", "--config", str(cfg), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(files["h5"]) in err and str(other) in err and "rebuild the cache" in err
+
+
+# ---- DWPose export: the better of stage 1 and stage 2 by validation --------------------------
+
+def _dwpose_run(tmp_path: Path, teacher: Path, scripted: list[float] | None, monkeypatch) -> dict:
+    from movnect.train import loop
+    from movnect.train.config import ExperimentConfig, OptimizerConfig, StageConfig, TrainConfig
+    from movnect.train.distributed import DistEnv
+    from teacher_student.config import DistillConfig, DWPoseConfig
+    from teacher_student.run import run_distillation
+    from tests.teacher_student.toy_data import ToyPoseDataset
+
+    if scripted is not None:  # validation figures in the order the loop asks for them
+        values = iter(scripted)
+        monkeypatch.setattr(loop, "validate", lambda *a, **k: ({"val/mpjpe": next(values), "val/samples": 4.0}, None))
+    stages = tuple(StageConfig(name=n, kind="3d", epochs=2, steps_per_epoch=2, batch_size=4,
+                               optimizer=OptimizerConfig(lr=3e-3)) for n in ("distill", "head"))
+    exp = ExperimentConfig(model=ModelConfig(name="movnect", width=0.25), codec=CODEC.config, stages=stages,
+                           train=TrainConfig(workers=0, log_every=5, ckpt_every=0, val_batch_size=4,
+                                             image_panels=0, val_max_samples=4))
+    distill = DistillConfig(method="dwpose", teacher=str(teacher), dwpose=DWPoseConfig(self_kd_stage="head"))
+    torch.manual_seed(0)
+    return run_distillation(exp, distill, tmp_path, [ToyPoseDataset(8, CODEC)] * 2, ToyPoseDataset(4, CODEC, seed=9),
+                            DistEnv(0, 1, 0, torch.device("cpu")), augmented=False)
+
+
+def _same_weights(a: Path, b: Path) -> bool:
+    x, y = read_checkpoint(a)["model"], read_checkpoint(b)["model"]
+    return all(torch.equal(x[k], y[k]) for k in x)
+
+
+@pytest.mark.parametrize("scripted, chosen, source", [
+    ([200.0, 150.0, 180.0, 170.0], "stage1", "stage-distill.pt"),  # stage 2 validates worse: keep stage 1
+    ([200.0, 150.0, 140.0, 160.0], "stage2", "best-head.pt"),      # stage 2's first epoch is the best
+])
+def test_dwpose_exports_the_stage_that_validates_better(files: dict[str, Path], tmp_path: Path, monkeypatch,
+                                                        scripted: list[float], chosen: str, source: str) -> None:
+    summary = _dwpose_run(tmp_path, files["teacher"], scripted, monkeypatch)
+    ck = tmp_path / "checkpoints"
+    choice = summary["dwpose_export"]
+    assert choice["chosen"] == chosen and "lower validation val/mpjpe" in choice["rule"]
+    assert choice["stage1"]["val_value"] == 150.0 and choice["stage2"]["val_value"] == min(scripted[2:])
+    assert (ck / "student-stage1.pt").is_file() and (ck / "student-stage2.pt").is_file()  # both kept
+    assert _same_weights(ck / "student.pt", ck / source)
+    assert _same_weights(ck / "student-stage1.pt", ck / "stage-distill.pt")  # stage 1's best = its end here
+    assert read_checkpoint(ck / "student.pt")["extra"]["dwpose_export"]["chosen"] == chosen
+    # best.pt is the best over both stages (same figure), not stage 2's best alone
+    assert summary["best"]["value"] == min(scripted) and summary["stage_best"]["head"]["value"] == min(scripted[2:])
+
+
+def test_dwpose_export_with_real_validation(files: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    summary = _dwpose_run(tmp_path, files["teacher"], None, monkeypatch)
+    c = summary["dwpose_export"]
+    better = "stage1" if c["stage1"]["val_value"] <= c["stage2"]["val_value"] else "stage2"
+    assert c["chosen"] == better
+    assert _same_weights(tmp_path / "checkpoints" / "student.pt", tmp_path / "checkpoints" / f"student-{better}.pt")

@@ -3,6 +3,7 @@ frozen, DWPose's stage 2 keeps the backbone and yields a normal checkpoint, OKDH
 are its best branch, mismatched teachers are refused, stage 2 resumes exactly."""
 from __future__ import annotations
 
+import math
 import os
 import socket
 from dataclasses import replace
@@ -80,9 +81,50 @@ def test_frozen_teacher_uses_cached_rows(teacher_path: Path) -> None:
     assert not live.maps.requires_grad and live.feature is not None
     cached = torch.full((2, 68, 8, 8), 0.25)
     mixed = teacher.outputs({**batch, "teacher_maps": cached, "teacher_cached": torch.tensor([1.0, 0.0])}, False)
-    assert torch.equal(mixed.maps[0], cached[0]) and torch.equal(mixed.maps[1], live.maps[1])
+    assert torch.equal(mixed.maps[0], cached[0])  # the live row ran alone: equal up to rounding
+    torch.testing.assert_close(mixed.maps[1], live.maps[1], atol=1e-5, rtol=1e-4)
     hit = teacher.outputs({**batch, "teacher_maps": cached, "teacher_cached": torch.ones(2)}, False)
     assert torch.equal(hit.maps, cached)
+
+
+class _CountingTeacher(torch.nn.Module):
+    """A teacher network that records how many rows each forward receives."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.rows = model, []
+
+    def forward(self, x: torch.Tensor):  # noqa: ANN201
+        self.rows.append(len(x))
+        return self.model(x)
+
+
+@pytest.mark.parametrize("need_feature", [False, True])
+def test_live_teacher_runs_only_on_uncached_rows(teacher_path: Path, need_feature: bool) -> None:
+    base = load_teacher(teacher_path, STUDENT, CODEC)
+    counting = _CountingTeacher(base.model)
+    teacher = type(base)(counting, base.config, base.path)
+    images = torch.randn(5, 3, 64, 64)
+    live = base.model(images)
+    cached = torch.full((5, 68, 8, 8), 0.25)
+    feats = torch.full((5, *live.feature.shape[1:]), -0.5)
+    flags = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0])
+    batch = {"image": images, "teacher_maps": cached, "teacher_feature": feats, "teacher_cached": flags}
+    out = teacher.outputs(batch, need_feature)
+    assert counting.rows == [2]  # the two uncached rows only, not the whole batch
+    for i in range(5):
+        if flags[i] > 0:
+            assert torch.equal(out.maps[i], cached[i])
+            assert not need_feature or torch.equal(out.feature[i], feats[i])
+        else:
+            torch.testing.assert_close(out.maps[i], live.maps[i], atol=1e-5, rtol=1e-4)
+            assert not need_feature or torch.allclose(out.feature[i], live.feature[i], atol=1e-5, rtol=1e-4)
+    assert (out.feature is None) == (not need_feature)
+    counting.rows.clear()
+    teacher.outputs({**batch, "teacher_cached": torch.ones(5)}, need_feature)
+    assert counting.rows == []  # all cached: no forward at all
+    teacher.outputs({k: v for k, v in batch.items() if k != "teacher_feature"}, True)
+    assert counting.rows == [5]  # the cache has no features but they are needed: every row live
 
 
 def test_mimicry_loss_falls_on_2d_only_data_too(tmp_path: Path, teacher_path: Path) -> None:
@@ -140,6 +182,26 @@ def test_dwpose_stage2_resumes_exactly(tmp_path: Path, teacher_path: Path) -> No
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_dwpose_decay_spans_every_stage1_stage(tmp_path: Path, teacher_path: Path) -> None:
+    exp = _exp(_stage("pre2d", epochs=2, steps=2, kind="2d"), _stage("main", epochs=3, steps=2),
+               _stage("head", epochs=1, steps=2))
+    decays: list[float] = []
+
+    class Recording(DWPoseTrainer):
+        def compute_loss(self, batch):  # noqa: ANN001, ANN201
+            terms = super().compute_loss(batch)
+            if "kd_decay" in terms.parts:
+                decays.append(round(float(terms.parts["kd_decay"]), 6))
+            return terms
+
+    tr = Recording(_student(), STUDENT, CODEC, exp, tmp_path, CPU, load_teacher(teacher_path, STUDENT, CODEC),
+                   DWPoseConfig(self_kd_stage="head"))
+    tr.fit([ToyPoseDataset(8, CODEC, has3d=False), ToyPoseDataset(8, CODEC), ToyPoseDataset(8, CODEC)])
+    # r(t) = 1 - (t - 1) / 5 over the 5 stage-1 epochs (2 of pre2d + 3 of main), 2 steps each;
+    # it does not restart at "main" (which would read 1, 0.667, 0.333)
+    assert decays == [v for v in (1.0, 0.8, 0.6, 0.4, 0.2) for _ in range(2)]
+
+
 @pytest.mark.parametrize("divergence", ["mse", "kl"])
 def test_okdhp_loss_falls_and_checkpoints_hold_the_best_branch(tmp_path: Path, divergence: str) -> None:
     exp = _exp(_stage("main", epochs=3, lr=1e-2))
@@ -158,6 +220,47 @@ def test_okdhp_loss_falls_and_checkpoints_hold_the_best_branch(tmp_path: Path, d
     assert torch.equal(model(x).maps, net(x).branches[best].maps)
     logged = (tmp_path / "metrics.jsonl").read_text()
     assert "val/mpjpe_ensemble" in logged and "val/mpjpe_branch2" in logged
+
+
+class _RampRecordingOKDHP(OKDHPTrainer):
+    """Records the kd_ramp weight of every step."""
+
+    ramps: list[float]
+
+    def compute_loss(self, batch):  # noqa: ANN001, ANN201
+        terms = super().compute_loss(batch)
+        self.ramps.append(float(terms.parts["kd_ramp"]))
+        return terms
+
+
+def _okdhp_two_stages(run: Path) -> _RampRecordingOKDHP:
+    exp = _exp(_stage("first", epochs=1, steps=4), _stage("second", epochs=2, steps=4))
+    torch.manual_seed(0)
+    net = MultiBranchMoVNect(17, width=0.25, branches=2, fau_hidden=8)
+    tr = _RampRecordingOKDHP(net, STUDENT, CODEC, exp, run, CPU, OKDHPConfig(branches=2, ramp_fraction=0.5))
+    tr.ramps = []
+    return tr
+
+
+def test_okdhp_ramp_restarts_at_each_stage_and_resumes_exactly(tmp_path: Path) -> None:
+    from teacher_student.schedules import okdhp_ramp
+
+    sets, val = [ToyPoseDataset(16, CODEC)] * 2, ToyPoseDataset(4, CODEC, seed=9)
+    full = _okdhp_two_stages(tmp_path / "full")
+    full.fit(sets, val)
+    # stage "first": 4 steps, 1 epoch, ramp over 0.5 epoch; stage "second": 8 steps, 2 epochs, ramp over 1
+    # progress = fraction of the stage done when the step starts (0 on a stage's first step)
+    expected = [okdhp_ramp(k / 4, 0.5) for k in range(4)] + [okdhp_ramp(2 * k / 8, 1.0) for k in range(8)]
+    assert full.ramps == pytest.approx(expected, rel=1e-6)  # logged as float32
+    assert full.ramps[4] == pytest.approx(math.exp(-5), rel=1e-6)  # first step of stage 2: ~0.0067, not 1.0
+    part = _okdhp_two_stages(tmp_path / "part")
+    part.fit(sets, val, should_stop=lambda: len(part.ramps) >= 6)  # stops mid-ramp, inside stage 2
+    assert len(part.ramps) == 6 and part.ramps[-1] < 1.0
+    resumed = _okdhp_two_stages(tmp_path / "part")
+    resumed.fit(sets, val, resume=tmp_path / "part" / "checkpoints" / "last.pt")
+    assert part.ramps + resumed.ramps == full.ramps
+    a, b = full.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the whole multi-branch net, bit for bit
 
 
 def _free_port() -> int:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole distillation sweep on one GPU machine (one H200, 16 cores), in one call:
+#
+#   bench/distill_gain_cuda.sh [WORK] [extra distill_gain.py flags...]
+#
+# Only the repository travels to the device machine (64 MiB), so the synthetic release is
+# rendered THERE first (bench/synthetic_data.py, one process per subject), then
+# bench/distill_gain.py --device cuda decodes the splits once, trains --parallel runs at once
+# from GPU memory with bf16 autocast, writes WORK/runs.jsonl as runs finish and WORK/result.json
+# at the end. DEADLINE_S (default 540) stops starting runs that would not finish in time: the
+# budgets run in ascending order, so a cut leaves whole small budgets, never a half-paired one
+# silently (missing seeds are listed). Environment: PARALLEL (12), BUDGETS (1,4,10), SEEDS (3),
+# LRS (3e-3,6e-3), DWPOSE_WEIGHTS (ours,dwpose), DATA (data/synth), PYTHON (python3).
+# Untested on a GPU when written (no device in that session): check WORK/result.json "not_run".
+set -euo pipefail
+WORK=${1:-bench_out/distill_gain_cuda}
+[ $# -gt 0 ] && shift
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-python3}
+DATA=${DATA:-data/synth}
+mkdir -p "$WORK"
+t0=$(date +%s)
+"$PY" "$HERE/synthetic_data.py" --out "$DATA" --processes "${DATA_PROCS:-7}" >"$WORK/data.log" 2>&1
+echo "data ready: $(( $(date +%s) - t0 )) s"
+"$PY" "$HERE/distill_gain.py" --device cuda --work "$WORK" --data "$DATA" \
+  --parallel "${PARALLEL:-12}" --threads 1 --seeds "${SEEDS:-3}" --budgets "${BUDGETS:-1,4,10}" \
+  --lrs "${LRS:-3e-3,6e-3}" --augment off --teacher-augment off --dwpose-weights "${DWPOSE_WEIGHTS:-ours,dwpose}" \
+  --deadline-s "$(( ${DEADLINE_S:-540} - ($(date +%s) - t0) ))" "$@" >"$WORK/stdout.json" 2>"$WORK/stderr.log"
+echo "total: $(( $(date +%s) - t0 )) s; table: $WORK/result.json"
