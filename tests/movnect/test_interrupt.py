@@ -10,12 +10,18 @@ from movnect.interrupt import interrupt_signals, stop_handler
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_each_signal_is_a_keyboard_interrupt_and_handlers_come_back(sig):
-    before = signal.getsignal(sig)
-    with pytest.raises(KeyboardInterrupt):
-        with interrupt_signals():
-            os.kill(os.getpid(), sig)
-            time.sleep(1.0)  # the handler runs at the next bytecode; never reached
-    assert signal.getsignal(sig) == before
+    # as in a process started normally (a test run under nohup or in a background job starts
+    # with SIGHUP / SIGINT ignored, which interrupt_signals deliberately keeps)
+    inherited = signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+    try:
+        before = signal.getsignal(sig)
+        with pytest.raises(KeyboardInterrupt):
+            with interrupt_signals():
+                os.kill(os.getpid(), sig)
+                time.sleep(1.0)  # the handler runs at the next bytecode; never reached
+        assert signal.getsignal(sig) == before
+    finally:
+        signal.signal(sig, inherited)
 
 
 def test_ignored_signal_stays_ignored():

@@ -414,6 +414,15 @@ sys.exit(main(args))
 """
 
 
+def _default_signals() -> None:
+    """In the child before exec: default dispositions, as for a command started from a shell
+    (a test run under nohup or in a background job would pass SIGHUP / SIGINT ignored)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _signal_run(tmp_path: Path, target: str, args: list[object], sig: int, timeout: float = 120.0):
     import os
     import subprocess
@@ -423,7 +432,8 @@ def _signal_run(tmp_path: Path, target: str, args: list[object], sig: int, timeo
     ready = tmp_path / "ready"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(ready), target, *map(str, args)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_default_signals)
     t0 = time.monotonic()
     while not ready.exists():
         assert child.poll() is None, child.communicate()
