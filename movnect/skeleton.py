@@ -212,6 +212,7 @@ def _blazepose_weights() -> np.ndarray:
 
 
 BLAZEPOSE_TO_17: np.ndarray = _blazepose_weights()
+_BLAZEPOSE_USED: tuple[np.ndarray, ...] = tuple(np.flatnonzero(row) for row in BLAZEPOSE_TO_17)
 # Joints whose BlazePose counterpart is a landmark of the same anatomical point (or a midpoint
 # of two): the set on which BlazePose and our models are compared (pelvis, the 12 limb joints
 # and the thorax).
@@ -242,6 +243,5 @@ def from_blazepose(points: np.ndarray, visibility: np.ndarray | None = None
     if vis.shape[:-1] != points.shape[:-2] or vis.shape[-1] < n:
         raise ValueError(f"visibility: expected shape {points.shape[:-1]}, got {vis.shape}")
     vis = vis[..., :n]
-    used = BLAZEPOSE_TO_17 != 0
-    conf = np.stack([vis[..., used[j]].min(axis=-1) for j in range(NUM_JOINTS)], axis=-1)
+    conf = np.stack([vis[..., used].min(axis=-1) for used in _BLAZEPOSE_USED], axis=-1)
     return joints, conf

@@ -23,6 +23,7 @@ from movnect.blazepose.detector import Detection, PoseDetector, Roi, _iou
 from movnect.blazepose.landmarker import INPUT, Landmarks, PoseLandmarker
 from movnect.camera import CropBox
 from movnect.codec import Codec, CodecConfig
+from movnect.inference import Prediction, check_crops  # inference imports this module lazily
 
 VARIANTS = ("lite", "full", "heavy")
 
@@ -136,9 +137,7 @@ class BlazePoseEstimator:
         self.name = f"blazepose-{variant}"
         self.variant = variant
 
-    def __call__(self, crops: np.ndarray):
-        from movnect.inference import Prediction, check_crops
-
+    def __call__(self, crops: np.ndarray) -> Prediction:
         size = self.codec.config.input_size
         crops = check_crops(crops, size)
         if size != INPUT:

@@ -327,6 +327,39 @@ def _reused(seq: Sequence, shard: Path, problems: list[str]) -> SequenceResult |
         return None
 
 
+# The schema's per-row datasets besides `images` (docs/data.md): name -> (per-row shape, dtype).
+# Every writer of the format (prepare-h36m, the Anny renderer, movnect label) creates them here.
+ROW_COLUMNS: dict[str, tuple[tuple[int, ...], type]] = {
+    "joints3d": ((17, 3), np.float32), "joints2d": ((17, 2), np.float32), "crop_box": ((3,), np.float32),
+    "intrinsics": ((9,), np.float64), "extrinsics": ((7,), np.float64), "image_size": ((2,), np.int32),
+    "frame": ((), np.int32), "subject": ((), np.int16), "action": ((), np.int16), "subaction": ((), np.int16),
+    "camera": ((), np.int16), "sequence": ((), np.int32),
+}
+
+
+def create_rows(f, total: int, extra: dict[str, tuple[tuple[int, ...], type]] | None = None):
+    """Create `images` (vlen JPEG bytes, chunks of 256 rows) and the ROW_COLUMNS (+ `extra`)
+    for `total` rows in an open h5py file; returns (images dataset, {name: dataset})."""
+    import h5py
+
+    images = f.create_dataset("images", (total,), dtype=h5py.vlen_dtype(np.uint8), chunks=(max(1, min(total, 256)),))
+    cols = {**ROW_COLUMNS, **(extra or {})}
+    return images, {k: f.create_dataset(k, (total,) + shape, dtype=dt) for k, (shape, dt) in cols.items()}
+
+
+def finish_file(f, names: dict[str, list[str]], attrs: dict) -> None:
+    """Write the `names/*` tables and the attributes (format, version, rows, created + attrs),
+    then `complete` last: a file without it is never taken for a finished one."""
+    import h5py
+
+    string = h5py.string_dtype()
+    for name, values in names.items():
+        f.create_dataset(f"names/{name}", data=np.array(values, dtype=object), dtype=string)
+    f.attrs.update({"format": FORMAT, "version": VERSION, "rows": int(f["images"].shape[0]),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **attrs})
+    f.attrs["complete"] = True
+
+
 def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceResult],
            problems: list[str], damaged: list[str]) -> int:
     """Concatenate shards (in sequence order) into out.partial, mark it complete, rename to out."""
@@ -345,16 +378,7 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
     total = int(sum(int(m["rows"]) for m in metas))
     tmp = out.with_name(out.name + ".partial")
     with h5py.File(tmp, "w") as f:
-        chunk = (max(1, min(total, 256)),)
-        images = f.create_dataset("images", (total,), dtype=h5py.vlen_dtype(np.uint8), chunks=chunk)
-        cols = {
-            "joints3d": ((total, 17, 3), np.float32), "joints2d": ((total, 17, 2), np.float32),
-            "crop_box": ((total, 3), np.float32), "intrinsics": ((total, 9), np.float64),
-            "extrinsics": ((total, 7), np.float64), "image_size": ((total, 2), np.int32),
-            "frame": ((total,), np.int32), "subject": ((total,), np.int16), "action": ((total,), np.int16),
-            "subaction": ((total,), np.int16), "camera": ((total,), np.int16), "sequence": ((total,), np.int32),
-        }
-        ds = {k: f.create_dataset(k, shape, dtype=dt) for k, (shape, dt) in cols.items()}
+        images, ds = create_rows(f, total)
         a = 0
         for p, m in zip(shards, metas):
             with h5py.File(p, "r") as s:
@@ -372,12 +396,8 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
             ds["camera"][a:b] = cameras.index(str(m["camera"]))
             ds["sequence"][a:b] = seq_names.index(f"{m['subject']}/{m['stem']}")
             a = b
-        string = h5py.string_dtype()
-        for name, values in (("subjects", subjects), ("actions", list(ACTIONS)), ("cameras", cameras),
-                             ("sequences", seq_names)):
-            f.create_dataset(f"names/{name}", data=np.array(values, dtype=object), dtype=string)
-        f.attrs.update({
-            "format": FORMAT, "version": VERSION, "rows": total, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        finish_file(f, {"subjects": subjects, "actions": list(ACTIONS), "cameras": cameras,
+                        "sequences": seq_names}, {
             "options": json.dumps(params), "crop_size": params["crop_size"], "frame_step": params["frame_step"],
             "margin": params["margin"],
             "skipped": json.dumps([r.message for r in results if r.status == "skipped"] + problems),
@@ -385,7 +405,6 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
             # which variant of the data this is: known damaged takes left out (their names) or kept
             "damaged": json.dumps({"variant": "kept" if params["keep_damaged"] else "excluded", "left_out": damaged}),
         })
-        f.attrs["complete"] = True  # last: a file without it is never taken for a finished one
     atomic.commit(tmp, out)
     return total
 

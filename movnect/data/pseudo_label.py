@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,7 +34,7 @@ import numpy as np
 
 from movnect import atomic, skeleton
 from movnect.camera import Intrinsics, crop_image
-from movnect.data.h36m import FORMAT, VERSION, person_box
+from movnect.data.h36m import create_rows, finish_file, person_box
 from movnect.data.h36m_release import ACTIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -317,33 +316,27 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
     total = sum(len(p["frame"]) for p in parts)
     tmp = out.with_name(out.name + ".partial")
     with h5py.File(tmp, "w") as f:
-        images = f.create_dataset("images", (total,), dtype=h5py.vlen_dtype(np.uint8),
-                                  chunks=(max(1, min(total, 256)),))
+        images, ds = create_rows(f, total, {"confidence": ((skeleton.NUM_JOINTS,), np.float32)})
         a = 0
-        for p in parts:
-            images[a:a + len(p["frame"])] = p["images"]
-            a += len(p["frame"])
-        for key in ("joints3d", "joints2d", "crop_box", "frame", "intrinsics", "image_size", "confidence"):
-            f[key] = np.concatenate([p[key] for p in parts])
-        f["extrinsics"] = np.tile(np.array([1.0, 0, 0, 0, 0, 0, 0]), (total, 1))
-        seq = np.concatenate([np.full(len(p["frame"]), k) for k, p in enumerate(parts)])
-        f["subject"] = seq.astype(np.int16)
-        f["sequence"] = seq.astype(np.int32)
-        f["action"] = np.full(total, -1, np.int16)
-        f["subaction"] = np.ones(total, np.int16)
-        f["camera"] = np.zeros(total, np.int16)
-        string = h5py.string_dtype()
+        for k, p in enumerate(parts):
+            b = a + len(p["frame"])
+            for r, jpg in enumerate(p["images"]):
+                images[a + r] = jpg
+            for key in ("joints3d", "joints2d", "crop_box", "frame", "intrinsics", "image_size", "confidence"):
+                ds[key][a:b] = p[key]
+            ds["subject"][a:b] = k
+            ds["sequence"][a:b] = k
+            a = b
+        ds["extrinsics"][...] = np.array([1.0, 0, 0, 0, 0, 0, 0])
+        ds["action"][...] = -1
+        ds["subaction"][...] = 1
+        ds["camera"][...] = 0
         names = [p["name"] for p in parts]
-        for key, values in (("subjects", names), ("actions", list(ACTIONS)), ("cameras", ["monocular"]),
-                            ("sequences", names)):
-            f.create_dataset(f"names/{key}", data=np.array(values, dtype=object), dtype=string)
-        f.attrs.update({
-            "format": FORMAT, "version": VERSION, "rows": total, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        finish_file(f, {"subjects": names, "actions": list(ACTIONS), "cameras": ["monocular"], "sequences": names}, {
             "options": json.dumps(params), "crop_size": params["crop_size"], "frame_step": params["frame_step"],
             "margin": params["margin"], "source": f"pseudo-label:{params['teacher']}",
             "skipped": json.dumps([r.message for r in results if r.status == "skipped"]),
             "warnings": json.dumps([]),
         })
-        f.attrs["complete"] = True
     atomic.commit(tmp, out)
     return total

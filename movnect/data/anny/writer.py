@@ -32,7 +32,8 @@ import numpy as np
 from movnect.data.anny.motion import MOTIONS
 from movnect.data.anny.render import SUBJECTS, RenderOptions
 from movnect.data.anny.scene import CAMERA_KINDS
-from movnect.data.h36m import FORMAT, VERSION
+from movnect import atomic
+from movnect.data.h36m import FORMAT, VERSION, create_rows, finish_file
 from movnect.data.h36m_release import subject_key
 
 ROW_FIELDS = ("joints3d", "joints2d", "crop_box", "in_frame", "intrinsics", "extrinsics", "image_size", "frame")
@@ -107,7 +108,7 @@ def write_shard(path: Path, sequences: list[dict]) -> None:
             f[k] = np.concatenate([s[k] for s in sequences])
         f["seq_rows"] = np.array([len(s["jpeg"]) for s in sequences], dtype=np.int32)
         f.attrs["meta"] = json.dumps([s["meta"] for s in sequences])
-    os.replace(tmp, path)
+    atomic.commit(tmp, path)  # fsync before the rename, like every shard of the project
 
 
 def synthesize(out: str | Path, opts: SynthOptions, progress: Callable[[int, int], None] | None = None,
@@ -204,17 +205,7 @@ def _merge(shards: list[Path], out: Path, opts: SynthOptions) -> int:
     total = opts.rows
     tmp = out.with_name(out.name + ".partial")
     with h5py.File(tmp, "w") as f:
-        chunk = (max(1, min(total, 256)),)
-        images = f.create_dataset("images", (total,), dtype=h5py.vlen_dtype(np.uint8), chunks=chunk)
-        cols = {
-            "joints3d": ((total, 17, 3), np.float32), "joints2d": ((total, 17, 2), np.float32),
-            "crop_box": ((total, 3), np.float32), "intrinsics": ((total, 9), np.float64),
-            "extrinsics": ((total, 7), np.float64), "image_size": ((total, 2), np.int32),
-            "frame": ((total,), np.int32), "subject": ((total,), np.int16), "action": ((total,), np.int16),
-            "subaction": ((total,), np.int16), "camera": ((total,), np.int16), "sequence": ((total,), np.int32),
-            "in_frame": ((total, 17), np.uint8), "source": ((total,), np.int8),
-        }
-        ds = {k: f.create_dataset(k, shape, dtype=dt) for k, (shape, dt) in cols.items()}
+        images, ds = create_rows(f, total, {"in_frame": ((17,), np.uint8), "source": ((), np.int8)})
         seq_names, seq_meta = [], []
         a = 0
         for p in shards:
@@ -245,16 +236,10 @@ def _merge(shards: list[Path], out: Path, opts: SynthOptions) -> int:
         ds["subaction"][...] = 1
         ds["source"][...] = 1
         ds["source"].attrs["source_names"] = json.dumps(["h36m", "anny"])
-        string = h5py.string_dtype()
-        for name, values in (("subjects", subjects), ("actions", list(MOTIONS)), ("cameras", list(CAMERA_KINDS)),
-                             ("sequences", seq_names), ("sequence_meta", seq_meta)):
-            f.create_dataset(f"names/{name}", data=np.array(values, dtype=object), dtype=string)
-        params = opts.params()
-        f.attrs.update({
-            "format": FORMAT, "version": VERSION, "rows": total, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "options": json.dumps(params), "crop_size": opts.crop_size, "frame_step": 1, "margin": opts.margin,
-            "skipped": json.dumps([]), "warnings": json.dumps([]), "source": "anny",
+        finish_file(f, {"subjects": subjects, "actions": list(MOTIONS), "cameras": list(CAMERA_KINDS),
+                        "sequences": seq_names, "sequence_meta": seq_meta}, {
+            "options": json.dumps(opts.params()), "crop_size": opts.crop_size, "frame_step": 1,
+            "margin": opts.margin, "skipped": json.dumps([]), "warnings": json.dumps([]), "source": "anny",
         })
-        f.attrs["complete"] = True  # last: a file without it is never taken for a finished one
-    os.replace(tmp, out)
+    atomic.commit(tmp, out)
     return total
