@@ -23,8 +23,7 @@ def interpreter_class() -> Any:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         try:
-            # the same class in the older package; mypy sees two definitions of one name
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]  # fallback backend
+            from tflite_runtime.interpreter import Interpreter  # the same class in the older package
         except ImportError:
             raise ImportError(f"no TFLite interpreter installed: {INSTALL_HINT}") from None
     return Interpreter
