@@ -23,9 +23,12 @@ restarts from its joints.
 Person detection (preferred; `movnect demo` uses BlazePose's person detector when its model
 file is installed): with a `detector` (frame -> candidate person boxes, most preferred first),
 the window scan is not used. The detector finds the person on the first frame and whenever
-nobody is followed; while following, it re-checks the box every `verify_every` frames, and
-after `verify_misses` consecutive checks where no detection overlaps the box (a wall or grass
-the model mistook for a person, or the person left), the box is dropped. Acquisition prefers
+nobody is followed; while following, it re-checks the box every `verify_every` frames. A check
+whose best-overlapping detection differs from the followed box by more than `reseat_tolerance`
+(side ratio or centre offset; a box that shrank to the upper body when the model missed the
+legs) re-seats the box on the detection. After `verify_misses` consecutive checks where no
+detection overlaps the box (a wall or grass the model mistook for a person, or the person
+left), the box is dropped. Acquisition prefers
 the candidate nearest the last followed box (so the pipeline does not jump to another person),
 else the largest, or the `person`-th from the left on the first acquisition.
 
@@ -65,6 +68,7 @@ class LiveConfig:
     search_per_frame: int = 6          # extra search windows evaluated per untracked frame (0: off)
     verify_every: int = 10             # frames between detector checks of a followed box
     verify_misses: int = 3             # consecutive failed checks that drop the box
+    reseat_tolerance: float = 0.25     # a check re-seats the box on the detection when they differ more
     person: int | None = None          # with a detector: follow the person-th from the left (0-based)
     filter_2d: OneEuroConfig = VNECT_2D
     filter_3d: OneEuroConfig = VNECT_3D
@@ -81,6 +85,8 @@ class LiveConfig:
         if self.verify_every < 1 or self.verify_misses < 1 or (self.person is not None and self.person < 0):
             raise ValueError(f"need verify_every >= 1, verify_misses >= 1, person >= 0; got "
                              f"{self.verify_every}, {self.verify_misses}, {self.person}")
+        if not self.reseat_tolerance > 0.0:
+            raise ValueError(f"reseat_tolerance must be > 0, got {self.reseat_tolerance}")
 
 
 def search_boxes(height: int, width: int, fractions: tuple[float, ...] = (0.75, 0.5)) -> list[CropBox]:
@@ -126,6 +132,14 @@ class FrameResult:
 # A person detector: (H, W, 3) uint8 RGB frame -> candidate person boxes in the training crops'
 # framing, most preferred first (e.g. movnect.blazepose.pose.PersonFinder.boxes).
 PersonDetector = Callable[[np.ndarray], list[CropBox]]
+
+
+def box_disagrees(detected: CropBox, followed: CropBox, tolerance: float) -> bool:
+    """True when the followed box's side differs from the detection's by more than a factor
+    (1 + tolerance) or its centre is off by more than tolerance x the detection's side."""
+    ratio = followed.side / detected.side
+    off = float(np.hypot(followed.center[0] - detected.center[0], followed.center[1] - detected.center[1]))
+    return not (1.0 / (1.0 + tolerance) <= ratio <= 1.0 + tolerance) or off > tolerance * detected.side
 
 
 def box_overlap(a: CropBox, b: CropBox) -> float:
@@ -245,8 +259,12 @@ class LivePipeline:
             return True
         boxes = self.detector(frame_rgb)
         if self._following:
-            if any(box_overlap(b, self.tracker.box) > 0.3 for b in boxes):
+            box = self.tracker.box
+            match = max(boxes, key=lambda b: box_overlap(b, box), default=None)
+            if match is not None and box_overlap(match, box) > 0.3:
                 self._misses = 0
+                if box_disagrees(match, box, self.config.reseat_tolerance):
+                    self.tracker = BoxTracker(match, self.config.tracker)  # re-seat on the detection
                 return True
             self._misses += 1
             if self._misses < self.config.verify_misses:

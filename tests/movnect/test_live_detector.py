@@ -77,3 +77,26 @@ def test_person_index_picks_from_the_left_on_first_acquisition():
     pipe = LivePipeline(est, (480, 640), config=LiveConfig(person=1, calibration_frames=2), detector=det)
     r, _ = pipe.step(_frame(300, 200), 0.0)
     assert r.box == right
+
+
+def test_box_disagrees_by_size_or_centre():
+    from movnect.live import box_disagrees
+
+    det = CropBox(100, 100, 200)
+    assert not box_disagrees(det, CropBox(110, 90, 220), 0.25)   # 1.1x, centre 14 px off
+    assert box_disagrees(det, CropBox(150, 150, 100), 0.25)      # half the side, same centre
+    assert box_disagrees(det, CropBox(160, 100, 200), 0.25)      # centre 60 px = 0.3 side off
+    assert box_disagrees(det, CropBox(60, 60, 280), 0.25)        # 1.4x
+
+
+def test_a_check_reseats_a_box_that_shrank_inside_the_detection():
+    est = SquareSeer()
+    det = FakeDetector([CropBox(250, 150, 200)])
+    cfg = LiveConfig(verify_every=5, calibration_frames=2)
+    pipe = LivePipeline(est, (480, 640), config=cfg, detector=det)
+    pipe.step(_frame(300, 200), 0.0)
+    # the person stepped closer: the detector's box is larger and still holds the followed one
+    det.boxes = [CropBox(150, 50, 400)]
+    boxes = [pipe.step(_frame(300, 200), (i + 1) / 30)[0].box for i in range(5)]
+    assert boxes[-1] == CropBox(150, 50, 400)   # the check at frame 5 re-seated it
+    assert all(b.side < 300 for b in boxes[:-1])  # no check before: the tracker's own box
