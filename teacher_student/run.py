@@ -188,11 +188,12 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
     student.pt and summary.json (in the run folder, default runs/<config name>). A folder
     holding an earlier run is refused unless `resume` or `overwrite` (movnect.train.run)."""
     from movnect.train.checkpoints import read_training_checkpoint
-    from movnect.train.data import build_datasets
+    from movnect.train.data import build_datasets, check_sources
     from movnect.train.distributed import setup_distributed, teardown_distributed
     from movnect.train.run import check_run_dir, claim_run_dir, default_run_dir
 
     exp, distill = resolve_distill_experiment(config, overrides or [], resume)
+    check_sources(exp, teacher=distill.method)
     run_dir = Path(out) if out is not None else default_run_dir(config, resume)
     check_run_dir(run_dir, resume, overwrite)  # every process, before any slow set-up
     if resume is not None:  # fail before the slow set-up when the checkpoint cannot resume

@@ -105,8 +105,9 @@ def place_in_camera(rel: np.ndarray, uv: np.ndarray, weights: np.ndarray, k: Int
     return t
 
 
-def _frames(path: Path, step: int):
-    """(index, RGB frame) of a video or an image folder (sorted); ValueError if unreadable."""
+def read_frames(path: Path, step: int):
+    """(index, RGB frame (H, W, 3) uint8) of a video or an image folder (sorted by name, every
+    `step`-th); ValueError naming the file if unreadable, or the folder if it holds no image."""
     import cv2
 
     if path.is_dir():
@@ -158,7 +159,7 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
     prev: np.ndarray | None = None
     frames = 0
     try:
-        for i, frame in _frames(path, opts.frame_step):
+        for i, frame in read_frames(path, opts.frame_step):
             frames += 1
             if progress and frames % 10 == 0:
                 progress(frames)
