@@ -146,6 +146,11 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
     """
     run_dir = Path(run_dir)
     trainer = build_distill_trainer(exp, distill, run_dir, env)
+    other = [(st.name, src) for st in exp.stages for src in st.sources if src == "pseudo"]
+    if distill.cache and other:  # its rows are numbered in their own file: they would read h36m rows' outputs
+        raise CacheError(f"distill.cache holds teacher outputs of data.h36m rows, but stage {other[0][0]!r} also "
+                         f"trains on source {other[0][1]!r}, whose row numbers are another file's; "
+                         "leave distill.cache empty (live teacher)")
     sets = attach_cache(train_sets, distill, trainer.codec, augmented, exp.data.h36m)
     if env.is_main:
         from movnect.train.config import dump_toml

@@ -107,6 +107,12 @@ def test_refusals_are_one_line(files: dict[str, Path], tmp_path: Path, capsys) -
     assert "un-augmented crops, but the training data are augmented" in capsys.readouterr().err
     assert main(["distill", "--no-progress"]) == 2
     assert "distill needs --config" in capsys.readouterr().err
+    # pseudo-labelled rows are numbered in their own file: a cache of data.h36m rows would answer wrongly
+    pseudo = ["--set", f"data.pseudo={files['h5']}", "--set", "stages.0.sources=['h36m', 'pseudo']"]
+    assert main(["distill", "--config", str(_config(files, "p", good)), "--out", str(tmp_path / "p"),
+                 "--no-progress", *pseudo]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "whose row numbers are another file's" in err
 
 
 def test_a_cache_is_refused_for_another_data_file(files: dict[str, Path], tmp_path: Path, capsys) -> None:
