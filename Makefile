@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test lint demo bench clean
 
 venv: $(STAMP)
 
@@ -14,14 +15,19 @@ $(STAMP): pyproject.toml
 	# torch first and alone: 2.13.0 is the CPU wheel these machines serve locally.
 	$(PY) -m pip install torch==2.13.0
 	# Every extra in one resolver run (export.md: coremltools + litert-torch pins).
-	$(PY) -m pip install -e '.[export,test,synth]'
+	$(PY) -m pip install -e '.[export,test,synth,lint]'
 	# BlazePose model files (person detector, real-image teacher) and the real test footage,
 	# pinned by checksum, into the asset cache (movnect/assets.py).
 	$(PY) -m movnect fetch-assets all
 	touch $(STAMP)
 
 test: venv
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
+
+# Ruff (rules in pyproject.toml) and mypy on the declared subset (pyproject.toml [tool.mypy]).
+lint: venv
+	$(PY) -m ruff check movnect postprocess teacher_student mobile_export bench scripts tests
+	$(PY) -m mypy
 
 demo: venv
 	$(PY) -m movnect demo --source sample --out demo_out

@@ -105,7 +105,7 @@ def bench_model(name: str, cfg: ModelConfig, args: argparse.Namespace, tmp: Path
             continue
         runner = open_runner(res.path, args.threads)
         inp = crops_to_input(crops, opts.spec())
-        out[f"{key}_ms"] = timed(lambda: runner(inp), runs)
+        out[f"{key}_ms"] = timed(lambda runner=runner, inp=inp: runner(inp), runs)
         if key == "tflite" and student:
             # post-training variants of the same float flatbuffer (quantization only, no reconversion)
             from mobile_export.tflite import quantize_tflite
@@ -117,7 +117,7 @@ def bench_model(name: str, cfg: ModelConfig, args: argparse.Namespace, tmp: Path
                 qpath.write_bytes(quantize_tflite(res.path.read_bytes(), precision, mode, calibration=calib))
                 sizes[qkey] = qpath.stat().st_size
                 qrun = open_runner(qpath, args.threads)
-                out[f"{qkey}_ms"] = timed(lambda: qrun(inp), runs)
+                out[f"{qkey}_ms"] = timed(lambda qrun=qrun, inp=inp: qrun(inp), runs)
     out["file_bytes"] = sizes
     return out
 

@@ -76,7 +76,7 @@ def train_and_score(name: str, args: argparse.Namespace, h5: Path, work: Path, s
     epochs = load_experiment(config, base).stages[1].epochs
     pre = max(steps // 5, 1)
     per_epoch = max((steps - pre) // epochs, 1)
-    over = base + [f"stages.0.epochs=1", f"stages.0.steps_per_epoch={pre}", f"stages.1.steps_per_epoch={per_epoch}"]
+    over = base + ["stages.0.epochs=1", f"stages.0.steps_per_epoch={pre}", f"stages.1.steps_per_epoch={per_epoch}"]
     t0 = time.perf_counter()
     summary = run_training(config, over, out=work / name, overwrite=True,
                            should_stop=lambda: time.perf_counter() - t0 > 1.1 * budget)

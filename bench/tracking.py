@@ -58,7 +58,7 @@ def run(clip: Path, meta: dict, pad_x: float, pad_y: float, search: int, out_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    from movnect.inference import DEFAULT_MODEL_FILE
+    from movnect.estimator import DEFAULT_MODEL_FILE
     from movnect.sample_clip import write_sample_clip
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

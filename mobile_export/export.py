@@ -171,7 +171,7 @@ def _check_frames(frames: np.ndarray, size: int) -> np.ndarray:
 def load_checkpoint_for_export(spec: str | Path) -> tuple[nn.Module, ModelConfig, Codec, str]:
     """(model, config, codec, source name) from a checkpoint path or the name "default"."""
     from movnect.checkpoint import load_model
-    from movnect.inference import resolve_model_spec
+    from movnect.estimator import resolve_model_spec
 
     path = resolve_model_spec(spec)
     if not path.is_file():

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from movnect import skeleton
-from movnect.inference import IMAGE_SUFFIXES, iter_frames
+from movnect.media import IMAGE_SUFFIXES, iter_frames
 
 # Rest-pose 2D offsets (x right, y down) of each joint from its parent, in units of body height.
 _REST = np.array([

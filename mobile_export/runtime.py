@@ -1,6 +1,7 @@
 """Run exported models like PyTorch checkpoints: `load_exported(path) -> PoseEstimator`.
 
-`movnect.inference.load_estimator` hands .onnx and .tflite files here, so `movnect predict`
+Importing this module registers the .onnx and .tflite runtimes with `movnect.estimator`
+(`register_runtime`), so `movnect.estimator.load_estimator` hands those files here, so `movnect predict`
 and `movnect demo` run them through the same pipeline. The model's metadata (embedded, or the
 sidecar JSON) says how to feed it (layout, dtype, crop size) and whether it decodes in the
 graph; maps-output models are decoded with the same Python codec as checkpoints.
@@ -10,15 +11,16 @@ numeric check, not a fast runtime.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import importlib.util
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
 from movnect.codec import Codec
-from movnect.inference import Prediction, check_crops
+from movnect.estimator import Prediction, Runtime, check_crops, register_runtime
 from mobile_export.metadata import read_metadata, spec_from_metadata
 from mobile_export.wrapper import INPUT_NAME, ExportSpec
 
@@ -129,3 +131,15 @@ def load_exported(path: str | Path, num_threads: int = 2) -> ExportedEstimator:
     """A PoseEstimator for an exported .onnx or .tflite file (a .mlpackage runs on the slow
     Linux MIL checker; use it on Apple platforms for real)."""
     return ExportedEstimator(path, num_threads)
+
+
+def _installed(*modules: str) -> Callable[[], bool]:
+    """True when any of `modules` can be imported (checked without importing it)."""
+    def available() -> bool:
+        return any(importlib.util.find_spec(m) is not None for m in modules)
+    return available
+
+
+register_runtime(".onnx", Runtime("onnxruntime", load_exported, _installed("onnxruntime")))
+# ai_edge_litert first, tflite_runtime as the fallback: the order mobile_export.tflite loads them in
+register_runtime(".tflite", Runtime("litert", load_exported, _installed("ai_edge_litert", "tflite_runtime")))

@@ -143,7 +143,7 @@ def read_tflite_metadata(model: bytes, key: str) -> str | None:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
         try:
-            from tflite_runtime import schema_py_generated as schema  # type: ignore[no-redef]
+            from tflite_runtime import schema_py_generated as schema  # type: ignore[no-redef]  # same module, older package
         except ImportError:
             return None
     root = schema.Model.GetRootAs(model, 0)
@@ -170,16 +170,12 @@ def tflite_op_names(model: bytes) -> list[str]:
 
 def make_interpreter(model: bytes | str | Path, num_threads: int = 2) -> Any:
     """A TFLite Interpreter from ai_edge_litert (XNNPACK), else from tflite_runtime."""
+    from movnect.litert import INSTALL_HINT, interpreter_class
+
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        Interpreter = interpreter_class()
     except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
-        except ImportError:
-            raise ToolchainError(
-                "running .tflite models needs a TFLite interpreter: pip install ai-edge-litert "
-                "(or the older tflite-runtime)"
-            ) from None
+        raise ToolchainError(f"running .tflite models needs a TFLite interpreter: {INSTALL_HINT}") from None
     if isinstance(model, (bytes, bytearray)):
         return Interpreter(model_content=bytes(model), num_threads=num_threads)
     return Interpreter(model_path=str(model), num_threads=num_threads)

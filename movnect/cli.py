@@ -254,7 +254,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from movnect.evaluate import Protocol, evaluate, write_report
-    from movnect.inference import resolve_model_spec
+    from movnect.estimator import resolve_model_spec
 
     if args.out:  # before the work: a report that cannot be written is known now
         from movnect.atomic import check_output_dir

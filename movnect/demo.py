@@ -21,8 +21,10 @@ import numpy as np
 
 from movnect import overlay
 from movnect.camera import Intrinsics
-from movnect.inference import PoseEstimator
+import mobile_export.runtime  # noqa: F401  (registers the .onnx / .tflite runtimes)
+from movnect.estimator import PoseEstimator, load_estimator
 from movnect.live import FrameResult, LiveConfig, LivePipeline
+from movnect.media import Source
 from postprocess.bvh import BvhWriter
 from postprocess.jsonl import JsonlWriter, frame_record
 from postprocess.vmc import VmcSender
@@ -78,47 +80,6 @@ def parse_host_port(text: str) -> tuple[str, int]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ValueError(f"--vmc {text}: cannot resolve host {host!r} ({reason})") from None
     return host, int(port)
-
-
-class Source:
-    """Frames from a webcam index or a video file, RGB uint8, with timestamps in seconds."""
-
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
-        self.is_camera = spec.isdigit()
-        if self.is_camera:
-            # OpenCV logs its own multi-line ERROR for an absent camera; our one line says it
-            level = cv2.utils.logging.getLogLevel()
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-            try:
-                self.cap = cv2.VideoCapture(int(spec))
-            finally:
-                cv2.utils.logging.setLogLevel(level)
-            if not self.cap.isOpened():
-                raise ValueError(f"no webcam at index {spec} (none connected or no permission); "
-                                 "use --source FILE to run on a video")
-        else:
-            p = Path(spec)
-            if not p.is_file():
-                raise FileNotFoundError(f"video not found: {p}")
-            self.cap = cv2.VideoCapture(str(p))
-            if not self.cap.isOpened():
-                raise ValueError(f"unreadable video: {p}")
-        fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
-        self.frames_read = 0
-        self._t0 = time.perf_counter()
-
-    def read(self) -> tuple[np.ndarray, float] | None:
-        ok, bgr = self.cap.read()
-        if not ok or bgr is None:
-            return None
-        t = (time.perf_counter() - self._t0) if self.is_camera else self.frames_read / self.fps
-        self.frames_read += 1
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t
-
-    def close(self) -> None:
-        self.cap.release()
 
 
 class Outputs:
@@ -304,20 +265,10 @@ def _check_outputs(options: DemoOptions) -> None:
 
 
 def load_demo_estimator(spec: str) -> PoseEstimator:
-    """The model for the demo. For 'default' the embedded TFLite export is preferred when the
-    LiteRT interpreter is installed (the fastest backend on a CPU), else the checkpoint."""
-    from movnect.inference import DEFAULT_MODEL, DEFAULT_MODEL_FILE, load_estimator
-
-    if spec == DEFAULT_MODEL:
-        tflite = DEFAULT_MODEL_FILE.with_suffix(".tflite")
-        if tflite.is_file():
-            try:
-                import ai_edge_litert  # noqa: F401
-            except ImportError:
-                pass
-            else:
-                return load_estimator(tflite)
-    return load_estimator(spec)
+    """The model for the demo: `movnect.estimator.load_estimator(spec, fast=True)`, i.e. for
+    "default" the embedded TFLite export of the default checkpoint when a LiteRT interpreter is
+    installed (the fastest backend on a CPU), else the checkpoint; any other spec as everywhere."""
+    return load_estimator(spec, fast=True)
 
 
 def demo(source: str, model: str = "default", out_dir: str | None = None, show: bool = False,

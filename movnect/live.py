@@ -43,7 +43,8 @@ from typing import Callable
 import numpy as np
 
 from movnect.camera import CropBox, Intrinsics, crop_image, crop_to_image
-from movnect.inference import PoseEstimator, full_frame_box
+from movnect.estimator import PoseEstimator
+from movnect.media import full_frame_box
 from postprocess.kinematics import Skeleton, estimate_bone_lengths
 from postprocess.one_euro import VNECT_2D, VNECT_3D, OneEuroConfig, OneEuroFilter, vnect_scale_2d, vnect_scale_3d
 from postprocess.skeleton_fit import FitConfig, FitResult, SkeletonFitter
@@ -135,7 +136,7 @@ def box_overlap(a: CropBox, b: CropBox) -> float:
 
 
 class LivePipeline:
-    """See the module docstring. `estimator` is any movnect.inference.PoseEstimator."""
+    """See the module docstring. `estimator` is any movnect.estimator.PoseEstimator."""
 
     def __init__(self, estimator: PoseEstimator, frame_shape: tuple[int, int],
                  intrinsics: Intrinsics | None = None, config: LiveConfig = LiveConfig(),

@@ -5,7 +5,7 @@ The output JSON:
    "units": {"joints2d": "image pixels", "joints3d": "mm, root-relative, camera axes x right y down z forward"},
    "frames": [{"frame": 0, "box": [x0, y0, side], "joints2d": [[u, v] x J],
                "joints3d": [[x, y, z] x J], "confidence": [c x J]}, ...]}
-Every frame uses the full-frame box (inference.full_frame_box); `movnect demo` is the
+Every frame uses the full-frame box (media.full_frame_box); `movnect demo` is the
 tracked, filtered and fitted pipeline.
 The output is checked for writability first; the file is written atomically once all frames are
 done, or on Ctrl-C (or SIGTERM / SIGHUP, which the CLI turns into the same) with the frames so far.
@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from movnect import atomic, skeleton
-from movnect.inference import full_frame_box, iter_frames, load_estimator, predict_frame
+import mobile_export.runtime  # noqa: F401  (registers the .onnx / .tflite runtimes)
+from movnect.estimator import load_estimator, predict_frame
+from movnect.media import full_frame_box, iter_frames
 
 
 def _round(a: np.ndarray, digits: int) -> list:

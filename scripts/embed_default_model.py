@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 def main(argv: list[str] | None = None) -> int:
     from movnect.checkpoint import CheckpointError, load_model, save_checkpoint
-    from movnect.inference import DEFAULT_MODEL_FILE
+    from movnect.estimator import DEFAULT_MODEL_FILE
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, default=ROOT / "runs/default_student/checkpoints/best.pt")

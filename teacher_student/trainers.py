@@ -31,7 +31,7 @@ from movnect.train.distributed import DistEnv
 from movnect.train.logging import RunLogger
 from movnect.train.config import ExperimentConfig
 from movnect.train.loop import Trainer
-from movnect.train.losses import LossTerms, PoseLoss, bone_targets, masked_vector_loss
+from movnect.train.losses import LossTerms, bone_targets, masked_vector_loss
 from movnect.train.validation import validate
 from teacher_student import dwpose as dw
 from teacher_student.config import DWPoseConfig, MimicryConfig, OKDHPConfig

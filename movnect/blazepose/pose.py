@@ -8,7 +8,7 @@
   the region the previous landmarks predict; drop the person when the pose score falls.
 * `BlazePoseEstimator`: the landmark model on the project's square person crops (one axis-
   aligned region per crop), returning our 17 joints (`movnect.skeleton.from_blazepose`) as a
-  `movnect.inference.Prediction`, so BlazePose runs wherever our models run (predict, eval,
+  `movnect.estimator.Prediction`, so BlazePose runs wherever our models run (predict, eval,
   demo, benchmarks, labelling).
 
 Variants: "lite", "full", "heavy" (model files from `movnect.assets`).
@@ -23,7 +23,7 @@ from movnect.blazepose.detector import Detection, PoseDetector, Roi, _iou
 from movnect.blazepose.landmarker import INPUT, Landmarks, PoseLandmarker
 from movnect.camera import CropBox
 from movnect.codec import Codec, CodecConfig
-from movnect.inference import Prediction, check_crops  # inference imports this module lazily
+from movnect.estimator import Prediction, check_crops  # estimator imports this module lazily
 
 VARIANTS = ("lite", "full", "heavy")
 
@@ -127,7 +127,7 @@ def landmarks_to_joints(lm: Landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 class BlazePoseEstimator:
-    """A PoseEstimator (movnect.inference) running a BlazePose landmark model on square crops
+    """A PoseEstimator (movnect.estimator) running a BlazePose landmark model on square crops
     of any size S (resized to 256 internally): returns 17 joints in crop pixels, confidence
     (visibility x pose score) and root-relative millimetres in the crop's axes."""
 

@@ -5,18 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
+from movnect.litert import INSTALL_HINT, interpreter_class
+
 
 def _interpreter_class():
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        return interpreter_class()
     except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
-        except ImportError:
-            raise ImportError(
-                "BlazePose needs the LiteRT runtime: pip install ai-edge-litert (make venv installs it)"
-            ) from None
-    return Interpreter
+        raise ImportError(f"BlazePose needs the LiteRT runtime: {INSTALL_HINT} (make venv installs it)") from None
 
 
 class TFLiteModel:

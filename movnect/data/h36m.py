@@ -126,7 +126,6 @@ def _shard_path(work: Path, seq: Sequence) -> Path:
 def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Path) -> SequenceResult:
     """Convert one sequence into a shard file (atomically). Damaged inputs -> status 'skipped'."""
     import cv2
-    import h5py
 
     cv2.setNumThreads(1)
     warnings: list[str] = []

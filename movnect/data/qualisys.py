@@ -42,7 +42,7 @@ def read_qca(path: str | Path) -> list[View]:
         left, top = float(fov["left"]), float(fov["top"])
         width = int(float(fov["right"]) - left + 1)
         height = int(float(fov["bottom"]) - top + 1)
-        g = lambda k: float(intr[k]) / 64.0  # noqa: E731
+        g = lambda k, intr=intr: float(intr[k]) / 64.0  # noqa: E731
         k = Intrinsics(
             focal=(g("focalLengthU"), g("focalLengthV")),
             center=(g("centerPointU") - left, g("centerPointV") - top),

@@ -368,7 +368,7 @@ def angle_tracks(rng: np.random.Generator, n: int, style: Style, shape: BodyShap
     tr["pitch"] = smooth_noise(rng, n, 0.3, d(3)) + 0.4 * tr["spine_flex"] * (1 - sit)
     tr["roll"] = smooth_noise(rng, n, 0.3, d(2)) + amp * d(3) * np.sin(2 * phase)
     active_side = "l" if rng.uniform() < 0.5 else "r"
-    for side, sign in _SIDES.items():
+    for side in _SIDES:
         ph = phase + (0.0 if side == "l" else np.pi)
         stand_flex = d(4) + smooth_noise(rng, n, 0.3, d(4) * (1 - 0.6 * amp)) + tr["pitch"]
         hip = amp * d(20) * np.sin(ph) + stand_flex
@@ -384,7 +384,7 @@ def angle_tracks(rng: np.random.Generator, n: int, style: Style, shape: BodyShap
         tr[f"ankle_{side}"] = amp * d(10) * np.sin(ph - 0.5 * np.pi) + smooth_noise(rng, n, 0.3, d(3)) \
             - sit * flat
         active = side == active_side
-        arms = pose_to_pose(rng, n, lambda: d(_arm_target(style.arms, rng, active)), (0.8, 3.0), (0.4, 1.0))
+        arms = pose_to_pose(rng, n, lambda active=active: d(_arm_target(style.arms, rng, active)), (0.8, 3.0), (0.4, 1.0))
         swing = amp * d(22) * np.sin(ph + np.pi) * (0.3 if style.arms == "leash" and active else 1.0)
         tr[f"sh_flex_{side}"] = arms[:, 0] + swing + smooth_noise(rng, n, 0.5, d(4))
         tr[f"sh_abd_{side}"] = arms[:, 1] + smooth_noise(rng, n, 0.5, d(3))

@@ -182,7 +182,7 @@ def render_person(img: np.ndarray, motion: Motion, frame: int, shape: BodyShape,
         r = getattr(s, attr)
         bias = 40.0 if a in (1, 2, 6, 7) else (30.0 if a == 13 else -50.0)  # legs/neck behind, arms in front
         items.append((0.5 * (z[a] + z[b]) + bias, 0, (uv[a], uv[b], px(r, a), px(r * taper, b), colors[key])))
-    for k, side in enumerate(("r", "l")):
+    for k in range(2):  # right foot, then left
         ia, it = o_foot + 2 * k, o_foot + 2 * k + 1
         items.append((0.5 * (z[ia] + z[it]), 0, (uv[ia], uv[it], px(0.6 * s.shank_radius, ia),
                                                   px(0.45 * s.shank_radius, it), look.shoes)))

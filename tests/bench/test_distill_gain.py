@@ -87,7 +87,7 @@ def test_smoke_run_writes_the_paired_report(tiny_h5: Path, tmp_path: Path, monke
     assert json.loads((work / "result.json").read_text()) == json.loads(json.dumps(out))
     assert set(out["budgets"]) == {"1x", "2x"} and out["design"]["budgets"] == {"1x": 2, "2x": 4}
     assert out["not_run"] == [] and out["design"]["seeds"] == [0, 1, 2]
-    for name, b in out["budgets"].items():
+    for b in out["budgets"].values():
         assert b["chosen"]["by"].startswith("S8") and len(b["grid_seed0"]) == 2
         best = min(b["grid_seed0"], key=lambda c: c["val_mpjpe"])
         assert b["chosen"]["lr"] == best["lr"]  # the grid's choice is the S8 minimum

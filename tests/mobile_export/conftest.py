@@ -3,7 +3,6 @@ heatmaps have distinct peaks and joint errors mean something), its checkpoint, t
 and each export made once per session (conversions take seconds)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 

@@ -42,10 +42,10 @@ def test_cli_errors_are_one_line(capsys, monkeypatch, ckpt, tmp_path):
     assert code == 2 and "checkpoint not found" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, "export", "--checkpoint", ckpt, "--format", "pb", "--out", tmp_path / "m")
     assert code == 2 and "unknown export format 'pb'" in err
-    import movnect.inference
+    import movnect.estimator
 
     # an installation without the embedded model (e.g. a slimmed wheel)
-    monkeypatch.setattr(movnect.inference, "DEFAULT_MODEL_FILE", tmp_path / "absent" / "default_student.pt")
+    monkeypatch.setattr(movnect.estimator, "DEFAULT_MODEL_FILE", tmp_path / "absent" / "default_student.pt")
     code, _, err = run(capsys, "export", "--checkpoint", "default", "--format", "onnx", "--out", tmp_path / "m")
     assert code == 2 and "no default model is embedded" in err
     monkeypatch.undo()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from movnect import cli
-from movnect.inference import TorchEstimator, load_estimator
+from movnect.estimator import TorchEstimator, load_estimator
 from mobile_export.runtime import format_of, load_exported
 
 

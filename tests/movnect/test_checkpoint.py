@@ -97,7 +97,7 @@ def test_numeric_numpy_arrays_of_older_checkpoints_load_object_arrays_do_not(tmp
 
 
 def test_embedded_default_model_loads_weights_only():
-    from movnect.inference import DEFAULT_MODEL_FILE
+    from movnect.estimator import DEFAULT_MODEL_FILE
 
     assert torch.serialization.get_unsafe_globals_in_checkpoint(DEFAULT_MODEL_FILE) == []
     model, cfg, _codec, _ = ck.load_model(DEFAULT_MODEL_FILE)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from movnect import cli
-from movnect.demo import DemoOptions, Source, demo, load_demo_estimator, parse_host_port, run_demo
-from movnect.inference import DEFAULT_MODEL_FILE
-from movnect.sample_clip import sample_intrinsics, write_sample_clip
+from movnect.demo import demo, parse_host_port
+from movnect.estimator import DEFAULT_MODEL_FILE
+from movnect.sample_clip import write_sample_clip
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL_FILE.is_file(), reason="no embedded default model")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from movnect import evaluate, skeleton
+from movnect import evaluate
 from movnect.checkpoint import save_checkpoint
 from movnect.cli import main
 from movnect.codec import Codec, CodecConfig
@@ -75,7 +75,7 @@ def _npz(path: Path, index: np.ndarray, joints: np.ndarray) -> Path:
 
 
 def test_scores_from_predictions_hand_computed(tmp_path: Path) -> None:
-    meta = write_h5(tmp_path / "d.h5")
+    write_h5(tmp_path / "d.h5")
     proto = evaluate.Protocol(("S9", "S11"), 64)
     gt = evaluate.load_ground_truth(tmp_path / "d.h5", proto)
     pred = gt.joints3d.copy() + 1000.0  # a global shift is removed by every alignment

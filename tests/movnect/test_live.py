@@ -4,7 +4,7 @@ import pytest
 
 from movnect.camera import CropBox
 from movnect.codec import Codec, CodecConfig
-from movnect.inference import Prediction
+from movnect.estimator import Prediction
 from movnect.live import LiveConfig, LivePipeline, search_boxes
 
 SIZE = 64

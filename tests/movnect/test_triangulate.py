@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from movnect.camera import Intrinsics, quaternion_to_matrix
+from movnect.camera import Intrinsics
 from movnect.triangulate import View, reprojection_errors, triangulate, triangulate_robust
 
 
@@ -12,7 +12,8 @@ def _views(n=4):
         a = 2 * np.pi * i / n
         C = np.array([3000 * np.cos(a), 3000 * np.sin(a), 1500.0])
         z = -C / np.linalg.norm(C)            # look at the origin
-        x = np.cross(z, [0, 0, 1.0]); x /= np.linalg.norm(x)
+        x = np.cross(z, [0, 0, 1.0])
+        x /= np.linalg.norm(x)
         y = np.cross(z, x)
         R = np.stack([x, y, z])               # rows: camera axes in world coordinates
         k = Intrinsics((1000.0, 1000.0), (500.0, 500.0), radial=(-0.05, 0.01, 0.0), width=1000, height=1000)
@@ -37,7 +38,8 @@ def test_triangulation_recovers_points_with_distortion():
     got = triangulate(views, uv)
     assert np.abs(got - pts).max() < 1e-6
     assert reprojection_errors(views, got, uv).max() < 1e-6
-    w = np.ones((4, 17)); w[1:, 0] = 0  # one view only: undetermined
+    w = np.ones((4, 17))
+    w[1:, 0] = 0  # one view only: undetermined
     assert np.isnan(triangulate(views, uv, w)[0]).all()
     with pytest.raises(ValueError, match="expected uv"):
         triangulate(views, uv[:2])

@@ -43,6 +43,11 @@ MIN_JOINTS_IN_FRAME = 8
 CAMERA_P = (0.4, 0.25) + (0.35 / 4,) * 4    # webcam, phone, the four Human3.6M cameras
 RANDOM_P = 0.25                              # share of random-pose sequences
 SECOND_PERSON_P = 0.3                        # share of sequences with a second (unlabelled) person
+MAX_ATTEMPTS = 8                             # draws of a sequence before giving up (see render)
+
+
+class _NoCamera(Exception):
+    """No sampled camera has the whole motion in front of it: the sequence is re-drawn."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,22 @@ class SequenceRenderer:
         return np.array(out)
 
     def render(self, seed: int, index: int) -> dict[str, np.ndarray | list]:
-        """Rows of sequence `index`: a dict of per-row arrays (see writer.ROW_FIELDS) and metadata."""
+        """Rows of sequence `index`: a dict of per-row arrays (see writer.ROW_FIELDS) and metadata.
+
+        A draw whose motion leaves no camera placement with every joint at least 30 cm in front
+        of it (e.g. a walk through where the camera would stand) is re-drawn from
+        default_rng([seed, index, attempt]); attempt 0 is default_rng([seed, index])."""
+        for attempt in range(MAX_ATTEMPTS):
+            rng = np.random.default_rng([seed, index] if attempt == 0 else [seed, index, attempt])
+            try:
+                return self._render(rng, index)
+            except _NoCamera:
+                continue
+        raise RuntimeError(f"sequence {index} of seed {seed}: no camera sees the person in {MAX_ATTEMPTS} draws")
+
+    def _render(self, rng: np.random.Generator, index: int) -> dict[str, np.ndarray | list]:
         o = self.opts
         t0 = time.perf_counter()
-        rng = np.random.default_rng([seed, index])
         test = rng.uniform() < TEST_SHARE
         subject = str(rng.choice(TEST_SUBJECTS if test else TRAIN_SUBJECTS))
         step = STEP_TEST if test else STEP_TRAIN
@@ -160,17 +177,21 @@ class SequenceRenderer:
         t1 = time.perf_counter()
 
         k_mid = len(frames) // 2
-        cam = None
+        cam, good = None, None   # good: the last draw with every joint in front of the camera
         for _ in range(30):
             cam = sample_camera(rng, kind, joints_w[k_mid, 0], float(tracks["yaw"][mid]), stature)
             jc = world_to_camera(joints_w * 1000.0, cam.extrinsics)
             if np.any(jc[..., 2] < 300.0):
                 continue
+            good = cam
             uv = project(jc, cam.intrinsics, distortion=False)
             w, h = cam.intrinsics.width, cam.intrinsics.height
             inside = (uv[..., 0] > 1) & (uv[..., 0] < w - 2) & (uv[..., 1] > 1) & (uv[..., 1] < h - 2)
             if inside.sum(axis=1).min() >= MIN_JOINTS_IN_FRAME:
                 break
+        if good is None:
+            raise _NoCamera
+        cam = good
         centre = np.asarray(cam.extrinsics.translation) / 1000.0
         rot_wc = cam.extrinsics.rotation.T
         other, other_look, other_xy = None, None, None

@@ -11,7 +11,7 @@ from movnect.blazepose.landmarker import PoseLandmarker
 from movnect.blazepose.pose import BlazePoseEstimator, PersonFinder, landmarks_to_joints, tiles
 from movnect.camera import CropBox, crop_image, crop_to_image
 from movnect.data.qualisys import read_qca
-from movnect.inference import load_estimator
+from movnect.estimator import load_estimator
 from movnect.metrics import similarity_align
 from movnect.triangulate import triangulate_robust
 

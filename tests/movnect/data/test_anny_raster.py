@@ -154,7 +154,6 @@ def test_photo_material_shows_the_photo():
     from movnect.data.anny import RendererUnavailable
     from movnect.data.anny.raster import Rasterizer
 
-    rng = np.random.default_rng(0)
     photo = np.zeros((2, 64, 64, 3), np.uint8)
     photo[1, :32] = (250, 20, 20)      # layer 1: red top half, blue bottom half
     photo[1, 32:] = (20, 20, 250)

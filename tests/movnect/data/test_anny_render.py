@@ -1,5 +1,6 @@
 """One rendered sequence: rows, frame steps, joints in view, crops, determinism."""
 import cv2
+import pytest
 import numpy as np
 
 from movnect.camera import CropBox, Intrinsics, image_to_crop, project
@@ -42,3 +43,41 @@ def test_a_second_person_is_drawn_but_not_labelled(anny_renderer, monkeypatch):
     assert any(o["meta"]["second_person"] for o in outs)
     for o in outs:
         assert o["joints3d"].shape == (anny_renderer.opts.frames, 17, 3)   # one labelled person per row
+
+
+def _camera_inside_the_person(real, draws_to_spoil):
+    """A sample_camera that puts the first `draws_to_spoil` cameras on the pelvis (every joint
+    within 30 cm or behind), then samples normally."""
+    calls = {"n": 0}
+
+    def fake(rng, kind, person, facing, stature):
+        cam = real(rng, kind, person, facing, stature)
+        calls["n"] += 1
+        if calls["n"] <= draws_to_spoil:
+            from movnect.camera import Camera, Extrinsics
+
+            e = cam.extrinsics
+            cam = Camera(cam.name, cam.intrinsics, Extrinsics(e.orientation, tuple(float(v) * 1000 for v in person)))
+        return cam
+
+    return fake, calls
+
+
+def test_a_sequence_no_camera_sees_is_redrawn(anny_renderer, monkeypatch):
+    """A motion that leaves no camera with every joint in front (it crashed a 32k-row render) is
+    re-drawn from the next attempt's generator instead of failing the whole render."""
+    fake, calls = _camera_inside_the_person(R.sample_camera, 30)
+    monkeypatch.setattr(R, "sample_camera", fake)
+    out = anny_renderer.render(7, 0)
+    assert calls["n"] > 30                          # attempt 0 used all 30 draws, attempt 1 ran
+    assert np.all(out["joints3d"][..., 2] > 300)
+    monkeypatch.undo()
+    direct = anny_renderer.render(7, 0)             # attempt 0 unchanged: same rows as before the fix
+    assert not np.array_equal(direct["joints3d"], out["joints3d"])
+
+
+def test_a_sequence_that_never_gets_a_camera_names_itself(anny_renderer, monkeypatch):
+    fake, _ = _camera_inside_the_person(R.sample_camera, 10 ** 6)
+    monkeypatch.setattr(R, "sample_camera", fake)
+    with pytest.raises(RuntimeError, match="sequence 4 of seed 7: no camera"):
+        anny_renderer.render(7, 4)

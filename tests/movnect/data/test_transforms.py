@@ -3,7 +3,6 @@ import math
 import numpy as np
 import pytest
 
-from movnect import skeleton
 from movnect.data import transforms as tf
 
 

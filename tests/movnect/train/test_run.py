@@ -58,7 +58,7 @@ def test_cli_run_folder_and_resolved_config(tmp_path: Path, tiny_data: list[str]
 
 
 def test_resume_with_workers_reproduces_uninterrupted_run(tmp_path: Path, tiny_data: list[str]) -> None:
-    full = run_training(TINY_CONFIG, tiny_data, out=tmp_path / "full")
+    run_training(TINY_CONFIG, tiny_data, out=tmp_path / "full")
     steps = {"n": 0}
 
     def stop() -> bool:
