@@ -214,6 +214,15 @@ def crop_affine(box: CropBox, crop_size: int) -> np.ndarray:
     return np.array([[s, 0.0, -box.x0 * s], [0.0, s, -box.y0 * s]])
 
 
+def inside_image(uv: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Which points lie inside a width x height image: (..., 2) pixels (centres at integers, so
+    the image spans -0.5 .. width - 0.5) -> (...,) bool. The `in_frame` flag of training rows."""
+    uv = np.asarray(uv, dtype=np.float64)
+    if uv.shape[-1:] != (2,):
+        raise ValueError(f"inside_image: expected (..., 2) points, got shape {uv.shape}")
+    return (uv[..., 0] > -0.5) & (uv[..., 0] < width - 0.5) & (uv[..., 1] > -0.5) & (uv[..., 1] < height - 0.5)
+
+
 def crop_image(image: np.ndarray, box: CropBox, crop_size: int) -> np.ndarray:
     """Resample the box of an (H, W, C) uint8 image to a (crop_size, crop_size, C) crop.
 

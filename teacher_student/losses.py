@@ -71,10 +71,11 @@ def mimicry_location_loss(loc_s: Tensor, loc_gt: Tensor, loc_t: Tensor, heat_gt:
                           use_gt: bool = True) -> Tensor:
     """L_LM = alpha ||H_GT (X_S - X_GT)||^2 + (1 - alpha) ||M (X_S - X_T)||^2, summed over X, Y, Z.
 
-    The ground-truth term exists where the joint has a 3D label (has3d and mask2d, and
+    The ground-truth term exists where the joint has a 3D label (has3d, and mask2d or a drawn
+    target heatmap: a joint outside the camera image keeps its 3D, see H36MDataset; and
     `use_gt`); elsewhere the teacher term alone supervises, with weight 1. The teacher term's
-    mask M is the ground-truth heatmap where the joint's 2D label exists and the (clamped)
-    teacher heatmap where it does not, so 2D-only and unlabelled samples still learn 3D from
+    mask M is the ground-truth heatmap where it is drawn and the (clamped) teacher heatmap
+    where it is not, so 2D-only and unlabelled samples still learn 3D from
     the teacher around the joint the teacher sees.
 
     Args:
@@ -94,10 +95,12 @@ def mimicry_location_loss(loc_s: Tensor, loc_gt: Tensor, loc_t: Tensor, heat_gt:
         _check(name, t, (b, 3 * j, h, w))
     _check("mask2d", mask2d, (b, j))
     _check("has3d", has3d, (b,))
-    m2 = mask2d.to(loc_s.dtype)
-    labelled = m2 * has3d.to(loc_s.dtype)[:, None] if use_gt else torch.zeros_like(m2)
+    # a joint's 3D label exists where its target heatmap is drawn: every 2D-labelled joint, and
+    # also a labelled joint outside the camera image (mask2d 0, heatmap drawn: H36MDataset)
+    drawn = ((mask2d > 0) | (heat_gt.detach().flatten(2).amax(-1) > 0)).to(loc_s.dtype)
+    labelled = drawn * has3d.to(loc_s.dtype)[:, None] if use_gt else torch.zeros_like(drawn)
     w_gt = alpha * labelled
-    teacher_mask = torch.where(m2[..., None, None] > 0, heat_gt, mask_from_heatmaps(heat_t))
+    teacher_mask = torch.where(drawn[..., None, None] > 0, heat_gt, mask_from_heatmaps(heat_t))
     gt = _per_joint_location(loc_s - loc_gt, heat_gt)
     teach = _per_joint_location(loc_s - loc_t.detach(), teacher_mask)
     return (w_gt * gt + (1.0 - w_gt) * teach).sum() / (b * j)

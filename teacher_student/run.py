@@ -146,6 +146,11 @@ def run_distillation(exp: Any, distill: DistillConfig, run_dir: str | Path, trai
     """
     run_dir = Path(run_dir)
     trainer = build_distill_trainer(exp, distill, run_dir, env)
+    other = [(st.name, src) for st in exp.stages for src in st.sources if src == "pseudo"]
+    if distill.cache and other:  # its rows are numbered in their own file: they would read h36m rows' outputs
+        raise CacheError(f"distill.cache holds teacher outputs of data.h36m rows, but stage {other[0][0]!r} also "
+                         f"trains on source {other[0][1]!r}, whose row numbers are another file's; "
+                         "leave distill.cache empty (live teacher)")
     sets = attach_cache(train_sets, distill, trainer.codec, augmented, exp.data.h36m)
     if env.is_main:
         from movnect.train.config import dump_toml
@@ -188,11 +193,12 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
     student.pt and summary.json (in the run folder, default runs/<config name>). A folder
     holding an earlier run is refused unless `resume` or `overwrite` (movnect.train.run)."""
     from movnect.train.checkpoints import read_training_checkpoint
-    from movnect.train.data import build_datasets
+    from movnect.train.data import build_datasets, check_sources
     from movnect.train.distributed import setup_distributed, teardown_distributed
     from movnect.train.run import check_run_dir, claim_run_dir, default_run_dir
 
     exp, distill = resolve_distill_experiment(config, overrides or [], resume)
+    check_sources(exp, teacher=distill.method)
     run_dir = Path(out) if out is not None else default_run_dir(config, resume)
     check_run_dir(run_dir, resume, overwrite)  # every process, before any slow set-up
     if resume is not None:  # fail before the slow set-up when the checkpoint cannot resume

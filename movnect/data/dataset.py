@@ -32,7 +32,7 @@ TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
 TRAIN_FRAME_STEP = 5    # image-based papers: every 5th frame for training
 TEST_FRAME_STEP = 64    # ... and every 64th frame of S9/S11 for testing
-PSEUDO_LABEL_MIN_CONFIDENCE = 0.5  # per-joint teacher confidence below which a joint is masked
+PSEUDO_LABEL_MIN_CONFIDENCE = 0.5  # per-joint teacher confidence below which a joint is unlabelled
 
 
 def select_rows(path: str | Path, subjects: tuple[str, ...] | None = None, frame_step: int = 1) -> np.ndarray:
@@ -121,11 +121,14 @@ class H36MDataset(Dataset):
         box = CropBox(*(float(v) for v in f["crop_box"][row]))
         j2_img = f["joints2d"][row].astype(np.float64)
         j3_cam = f["joints3d"][row].astype(np.float64)
-        # pseudo-labelled files (movnect label) carry a per-joint teacher confidence
+        # pseudo-labelled files (movnect label) carry a per-joint teacher confidence; rendered and
+        # labelled files say which joints lie inside the camera image (`in_frame`)
         conf = f["confidence"][row].astype(np.float64) if "confidence" in f else np.ones(skeleton.NUM_JOINTS)
+        in_frame = f["in_frame"][row].astype(np.float64) if "in_frame" in f else np.ones(skeleton.NUM_JOINTS)
         return {
             "image": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
             "confidence": conf,
+            "in_frame": in_frame,
             "joints2d": image_to_crop(j2_img, box, self.crop_size),
             "joints3d_camera": j3_cam,
             "box": box.as_array(),
@@ -145,14 +148,25 @@ class H36MDataset(Dataset):
             j2 = j2 * (size / image.shape[0])
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if size < image.shape[0] else cv2.INTER_LINEAR)
         j3 = skeleton.root_relative(r["joints3d_camera"])
-        # joints the teacher was unsure of are unlabelled (heatmaps and location maps alike)
-        mask = (r["confidence"] >= PSEUDO_LABEL_MIN_CONFIDENCE).astype(np.float32)
+        # Two per-joint masks (flipped together by the augmentation):
+        #  labelled: the label exists (the teacher's confidence >= 0.5; always for other files);
+        #            gates everything: such a joint's target heatmap is zero, so neither its
+        #            heatmap nor its location-map term (weighted by that heatmap) acts;
+        #  seen:     labelled and inside the camera image (`in_frame`); gates the heatmap term
+        #            only (mask2d). A joint outside the image, e.g. in a crop's black border,
+        #            has no pixel evidence for a heatmap, but its 3D is known: its target
+        #            heatmap is still drawn and weights its location maps, so it keeps 3D
+        #            supervision wherever its 2D falls inside the crop (outside the crop a
+        #            location map has no pixel to read it from).
+        labelled = (r["confidence"] >= PSEUDO_LABEL_MIN_CONFIDENCE).astype(np.float32)
+        masks = np.stack([labelled, labelled * (r["in_frame"] > 0)], axis=1)
         rng = augmentation_rng(self.seed, self.epoch, r["row"])
-        image, j2, j3, mask = augment(image, j2, j3, mask, self.augment, rng)
+        image, j2, j3, masks = augment(image, j2, j3, masks, self.augment, rng)
         j2_t = torch.from_numpy(np.ascontiguousarray(j2, dtype=np.float32))
         j3_t = torch.from_numpy(np.ascontiguousarray(j3, dtype=np.float32))
-        mask_t = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))
-        heat, loc = self.codec.encode(j2_t[None], j3_t[None], mask_t[None])
+        mask_t = torch.from_numpy(np.ascontiguousarray(masks[:, 1], dtype=np.float32))
+        heat, loc = self.codec.encode(j2_t[None], j3_t[None],
+                                      torch.from_numpy(np.ascontiguousarray(masks[:, 0], dtype=np.float32))[None])
         img_t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
         return {
             "image": self.codec.normalize(img_t)[0],

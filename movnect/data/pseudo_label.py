@@ -15,8 +15,9 @@ HDF5 schema that prepare-h36m writes (docs/data.md), so train, distill and eval 
   temporal jumps (the mean 2D change exceeds `max_jump` x the person's size in one kept frame)
   and left/right flips (the pose matches the previous one better mirrored).
 
-Extra columns beside the schema: `confidence` (N, 17) float32 (H36MDataset masks joints below
-0.5), attribute `source` = "pseudo-label:blazepose-<variant>". Names: one subject and one
+Extra columns beside the schema: `confidence` (N, 17) float32 (H36MDataset treats joints below
+0.5 as unlabelled), `in_frame` (N, 17) uint8 (the teacher's 2D inside the frame, as the Anny
+renderer's column: H36MDataset drops the heatmap term of joints outside, keeps their 3D), attribute `source` = "pseudo-label:blazepose-<variant>". Names: one subject and one
 sequence per input (its file or folder name), camera "monocular", action -1 (none).
 
 Resumable like prepare-h36m: one shard per input in `<out>.parts/`, written atomically, reused
@@ -33,7 +34,7 @@ from typing import Callable
 import numpy as np
 
 from movnect import atomic, skeleton
-from movnect.camera import Intrinsics, crop_image
+from movnect.camera import Intrinsics, crop_image, inside_image
 from movnect.data.h36m import create_rows, finish_file, person_box
 from movnect.data.h36m_release import ACTIONS
 
@@ -105,8 +106,9 @@ def place_in_camera(rel: np.ndarray, uv: np.ndarray, weights: np.ndarray, k: Int
     return t
 
 
-def _frames(path: Path, step: int):
-    """(index, RGB frame) of a video or an image folder (sorted); ValueError if unreadable."""
+def read_frames(path: Path, step: int):
+    """(index, RGB frame (H, W, 3) uint8) of a video or an image folder (sorted by name, every
+    `step`-th); ValueError naming the file if unreadable, or the folder if it holds no image."""
     import cv2
 
     if path.is_dir():
@@ -154,11 +156,11 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
     still = path.is_dir()
     dropped = dict.fromkeys(FILTERS, 0)
     cols: dict[str, list] = {k: [] for k in ("images", "joints3d", "joints2d", "crop_box", "frame",
-                                             "intrinsics", "image_size", "confidence")}
+                                             "intrinsics", "image_size", "confidence", "in_frame")}
     prev: np.ndarray | None = None
     frames = 0
     try:
-        for i, frame in _frames(path, opts.frame_step):
+        for i, frame in read_frames(path, opts.frame_step):
             frames += 1
             if progress and frames % 10 == 0:
                 progress(frames)
@@ -201,6 +203,7 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
             cols["intrinsics"].append([*k.focal, *k.center, *k.radial, *k.tangential])
             cols["image_size"].append([w, h])
             cols["confidence"].append(conf)
+            cols["in_frame"].append(inside_image(j2, w, h))
     except ValueError as exc:
         return InputResult(path.name, "skipped", frames=frames, dropped=dropped, message=str(exc))
     n = len(cols["images"])
@@ -212,7 +215,8 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
         ds = f.create_dataset("images", (n,), dtype=h5py.vlen_dtype(np.uint8))
         ds[...] = np.array(cols["images"] + [None], dtype=object)[:-1]
         dtypes = {"joints3d": np.float32, "joints2d": np.float32, "crop_box": np.float32, "frame": np.int32,
-                  "intrinsics": np.float64, "image_size": np.int32, "confidence": np.float32}
+                  "intrinsics": np.float64, "image_size": np.int32, "confidence": np.float32,
+                  "in_frame": np.uint8}
         for key, dt in dtypes.items():
             f[key] = np.asarray(cols[key], dtype=dt)
         f.attrs.update({"name": path.name, "rows": n, "frames": frames, "dropped": json.dumps(dropped)})
@@ -312,17 +316,22 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
     parts = []
     for s in shards:
         with h5py.File(s, "r") as f:
-            parts.append({k: f[k][...] for k in f.keys()} | {"name": str(f.attrs["name"])})
+            part = {k: f[k][...] for k in f.keys()} | {"name": str(f.attrs["name"])}
+        if "in_frame" not in part:  # a shard written before the column existed (a resumed run)
+            size = part["image_size"]
+            part["in_frame"] = inside_image(part["joints2d"], size[:, None, 0], size[:, None, 1])
+        parts.append(part)
     total = sum(len(p["frame"]) for p in parts)
     tmp = out.with_name(out.name + ".partial")
     with h5py.File(tmp, "w") as f:
-        images, ds = create_rows(f, total, {"confidence": ((skeleton.NUM_JOINTS,), np.float32)})
+        images, ds = create_rows(f, total, {"confidence": ((skeleton.NUM_JOINTS,), np.float32),
+                                            "in_frame": ((skeleton.NUM_JOINTS,), np.uint8)})
         a = 0
         for k, p in enumerate(parts):
             b = a + len(p["frame"])
             for r, jpg in enumerate(p["images"]):
                 images[a + r] = jpg
-            for key in ("joints3d", "joints2d", "crop_box", "frame", "intrinsics", "image_size", "confidence"):
+            for key in ("joints3d", "joints2d", "crop_box", "frame", "intrinsics", "image_size", "confidence", "in_frame"):
                 ds[key][a:b] = p[key]
             ds["subject"][a:b] = k
             ds["sequence"][a:b] = k

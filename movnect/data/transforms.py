@@ -68,7 +68,8 @@ def rotate_z(joints3d: np.ndarray, theta: float) -> np.ndarray:
 
 def flip(image: np.ndarray, joints2d: np.ndarray, joints3d: np.ndarray, mask: np.ndarray
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mirror a crop (S, S, 3) with its (J, 2) crop-pixel joints, (J, 3) root-relative 3D, (J,) mask."""
+    """Mirror a crop (S, S, 3) with its (J, 2) crop-pixel joints, (J, 3) root-relative 3D, and
+    per-joint mask (J,) or masks (J, K) (rows follow their joints)."""
     size = image.shape[1]
     perm = skeleton.FLIP_PERM
     j2 = joints2d.copy()
@@ -109,7 +110,8 @@ def augment(image: np.ndarray, joints2d: np.ndarray, joints3d: np.ndarray, mask:
 
     Args:
         image: (S, S, 3) uint8 RGB crop.
-        joints2d: (J, 2) crop pixels. joints3d: (J, 3) root-relative mm. mask: (J,) 2D label mask.
+        joints2d: (J, 2) crop pixels. joints3d: (J, 3) root-relative mm. mask: (J,) 2D label mask,
+            or (J, K) several per-joint masks (each row follows its joint under flips).
         cfg, rng: settings and the random generator (the only source of randomness).
     Returns:
         (image, joints2d, joints3d, mask) transformed consistently; inputs are not modified.

@@ -45,6 +45,9 @@ class DataConfig:
     pseudo: str = ""               # HDF5 file written by `movnect label` (pseudo-labelled footage)
     mpii: str = ""                 # MPII annotations JSON (2D-only data)
     mpii_images: str = ""
+    # person crops without labels (`movnect crops`): only a teacher supervises them, so a stage
+    # using source "unlabelled" needs `movnect distill` with method mimicry or dwpose
+    unlabelled: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training samples only
 
     def __post_init__(self) -> None:
@@ -101,7 +104,7 @@ class LossConfig:
 class StageConfig:
     name: str = "3d"
     kind: Literal["2d", "3d"] = "3d"  # 2d: heatmap loss only; 3d: + location (+ bone) maps
-    sources: tuple[Literal["h36m", "pseudo", "coco", "mpii"], ...] = ("h36m",)
+    sources: tuple[Literal["h36m", "pseudo", "coco", "mpii", "unlabelled"], ...] = ("h36m",)
     # samples per epoch of each source as a multiple of its size (same order as sources;
     # empty: 1 each); e.g. (1.0, 3.0) shows a small pseudo-labelled set three times per epoch
     source_weights: tuple[float, ...] = ()

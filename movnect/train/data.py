@@ -3,7 +3,9 @@
 Sources: "h36m" (H36MDataset over data.h36m, train subjects and frame step, augmented),
 "pseudo" (H36MDataset over data.pseudo, every row of a `movnect label` file: the teacher's
 2D and 3D, joints below its confidence threshold masked), "coco" and "mpii" (2D-only
-CocoKeypoints / MpiiKeypoints, augmented). A stage with several sources trains on their
+CocoKeypoints / MpiiKeypoints, augmented), "unlabelled" (UnlabelledCrops over data.unlabelled,
+a `movnect crops` file: no label at all, mask2d and has3d 0, so only a distillation teacher
+supervises it; `check_sources` refuses it for runs without one). A stage with several sources trains on their
 concatenation: each epoch visits every sample of every source once, or, with the stage's
 `source_weights`, round(w x size) samples of each source spread evenly over it (`Weighted`).
 The validation set is the un-augmented H36MDataset of the validation subjects and frame step,
@@ -24,6 +26,7 @@ from movnect.config import ConfigError
 from movnect.data.dataset import H36MDataset
 from movnect.data.keypoints2d import CocoKeypoints, MpiiKeypoints
 from movnect.data.transforms import NO_AUGMENT
+from movnect.data.unlabelled import UnlabelledCrops
 from movnect.train.config import ExperimentConfig
 
 
@@ -64,7 +67,27 @@ def build_source(exp: ExperimentConfig, codec: Codec, source: str) -> Dataset:
     if source == "mpii":
         return MpiiKeypoints(_need(d.mpii, "mpii", source), _need(d.mpii_images, "mpii_images", source),
                              codec, d.augment, seed=None)
-    raise ConfigError(f"unknown data source {source!r}; choose h36m, pseudo, coco or mpii")
+    if source == "unlabelled":
+        return UnlabelledCrops(_need(d.unlabelled, "unlabelled", source), codec, d.augment, seed=None)
+    raise ConfigError(f"unknown data source {source!r}; choose h36m, pseudo, coco, mpii or unlabelled")
+
+
+TEACHER_ONLY_SOURCES = ("unlabelled",)
+
+
+def check_sources(exp: ExperimentConfig, teacher: str) -> None:
+    """Refuse (ConfigError, one line) a stage with a label-free source in a run whose `teacher`
+    ("" = supervised training, or the distillation method) cannot supervise it: every loss term
+    of a supervised run, and OKDHP's ground-truth terms, are zero on unlabelled rows, which
+    would only dilute the batch. Mimicry and DWPose have a teacher that acts on every row."""
+    if teacher in ("mimicry", "dwpose"):
+        return
+    for stage in exp.stages:
+        bad = [s for s in stage.sources if s in TEACHER_ONLY_SOURCES]
+        if bad:
+            how = "`movnect train` has no teacher" if not teacher else f"distill.method {teacher!r} has no teacher"
+            raise ConfigError(f"stage {stage.name!r} uses source {bad[0]!r}, which carries no labels and {how}: "
+                              "use `movnect distill` with method mimicry or dwpose")
 
 
 def build_datasets(exp: ExperimentConfig, codec: Codec) -> tuple[list[Dataset], Dataset | None]:

@@ -27,7 +27,7 @@ from movnect.locks import FolderLock
 from movnect.models import build_model
 from movnect.train.config import ExperimentConfig, experiment_from_dict, load_experiment
 from movnect.train.checkpoints import read_training_checkpoint
-from movnect.train.data import build_datasets
+from movnect.train.data import build_datasets, check_sources
 from movnect.train.distributed import setup_distributed, teardown_distributed
 from movnect.train.loop import StepReport, Trainer
 
@@ -99,6 +99,7 @@ def run_training(config: str | Path | None, overrides: list[str] | None = None,
 
     A run folder holding an earlier run is refused unless `resume` or `overwrite` is given."""
     exp = resolve_experiment(config, overrides or [], resume)
+    check_sources(exp, teacher="")
     run_dir = Path(out) if out is not None else default_run_dir(config, resume)
     check_run_dir(run_dir, resume, overwrite)  # every process, before any slow set-up
     if resume is not None:  # fail before the (slow) data set-up if the checkpoint cannot resume

@@ -141,3 +141,11 @@ def test_difference_to_the_release_projection_is_as_documented():
         d = np.linalg.norm(cam.project(X, i) - _project_point_radial(X, i), axis=1)
         assert 0.5 < d.max() < 1.5 and np.median(d) < 0.3
         assert d[np.linalg.norm(xy, axis=1) < 0.15].max() < 0.1
+
+
+def test_inside_image_uses_pixel_centres():
+    uv = np.array([[-0.49, 0.0], [-0.51, 0.0], [639.49, 479.49], [639.51, 10.0], [5.0, 479.6]])
+    assert cam.inside_image(uv, 640, 480).tolist() == [True, False, True, False, False]
+    assert cam.inside_image(np.zeros((2, 3, 2)), 4, 4).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
+        cam.inside_image(np.zeros((3, 3)), 4, 4)

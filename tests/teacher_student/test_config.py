@@ -19,6 +19,17 @@ def test_shipped_configs_parse(method: str) -> None:
         assert exp.stages[-1].name == distill.dwpose.self_kd_stage and exp.train.grad_clip == 1.0
 
 
+def test_the_unlabelled_adaptation_recipe_parses() -> None:
+    from movnect.train.data import check_sources
+
+    exp, distill = load_distill_experiment(ROOT / "configs" / "adapt_unlabelled.toml")
+    assert distill.method == "mimicry" and exp.stages[0].sources == ("h36m", "unlabelled")
+    assert exp.data.unlabelled and exp.train.init_from == "movnect/resources/default_student.pt"
+    check_sources(exp, distill.method)  # a teacher acts on the unlabelled rows: accepted
+    with pytest.raises(ConfigError, match="carries no labels"):
+        check_sources(exp, "")
+
+
 def _write(tmp: Path, distill: str, stages: str = '[[stages]]\nname = "main"\n', model: str = "movnect") -> Path:
     p = tmp / "c.toml"
     p.write_text(f'[model]\nname = "{model}"\n{stages}\n{distill}')

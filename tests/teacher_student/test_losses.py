@@ -206,3 +206,24 @@ def test_shape_errors_name_the_shape() -> None:
     with pytest.raises(ValueError, match=r"teacher heatmaps.*\(2, 3, 4, 4\)"):
         heatmap_kl_loss(_heat(1), torch.zeros(2, 3, 4, 4))
     assert math.isfinite(heatmap_kl_loss(_heat(1) * 100, _heat(2) * 100).item())  # large logits stay finite
+
+
+def test_mimicry_keeps_the_3d_label_of_a_joint_outside_the_image() -> None:
+    """mask2d 0 with a drawn target heatmap (H36MDataset: labelled, outside the camera image):
+    the ground-truth location term still acts; mask2d 0 with no heatmap (unlabelled): it does not."""
+    torch.manual_seed(0)
+    b, j, n = 1, 3, 8
+    heat_gt = torch.zeros(b, j, n, n)
+    heat_gt[0, 0, 2, 2] = heat_gt[0, 1, 5, 5] = 1.0           # joints 0 (in view) and 1 (outside)
+    mask2d = torch.tensor([[1.0, 0.0, 0.0]])                   # joint 2: unlabelled, nothing drawn
+    loc_s, loc_t = torch.randn(b, 3 * j, n, n), torch.randn(b, 3 * j, n, n)
+    heat_t = torch.rand(b, j, n, n)
+
+    def loss(loc_gt: torch.Tensor) -> float:
+        return float(mimicry_location_loss(loc_s, loc_gt, loc_t, heat_gt, heat_t, mask2d, torch.ones(1), 0.5))
+
+    base = torch.zeros(b, 3 * j, n, n)
+    for joint, acts in ((0, True), (1, True), (2, False)):
+        moved = base.clone()
+        moved[0, [joint, j + joint, 2 * j + joint]] += 3.0
+        assert (loss(moved) != loss(base)) == acts, joint

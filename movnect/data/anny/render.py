@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from movnect.camera import CropBox, crop_intrinsics, project, world_to_camera
+from movnect.camera import CropBox, crop_intrinsics, inside_image, project, world_to_camera
 from movnect.data.anny.appearance import BODY_SLOTS, sample_look
 from movnect.data.anny.body import AnnyBody, Phenotype, sample_phenotype, sample_skin, sample_stature
 from movnect.data.anny.degrade import degrade, sample_degradation
@@ -215,7 +215,7 @@ class SequenceRenderer:
         for k in range(len(frames)):
             j3 = world_to_camera(joints_w[k] * 1000.0, cam.extrinsics)
             uv = project(j3, i_, distortion=False)
-            ok = (uv[:, 0] > -0.5) & (uv[:, 0] < i_.width - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < i_.height - 0.5)
+            ok = inside_image(uv, i_.width, i_.height)
             pts = uv[ok] if ok.sum() >= 2 else uv
             lo, hi = pts.min(axis=0), pts.max(axis=0)
             side = max(float((hi - lo).max()) * (1.0 + 2.0 * o.margin), 32.0) * rng.uniform(0.95, 1.15)

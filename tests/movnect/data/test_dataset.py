@@ -88,3 +88,46 @@ def test_bad_files(tmp_path):
     junk.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable HDF5 file"):
         H36MDataset(junk, Codec())
+
+
+def test_out_of_frame_joints_keep_3d_but_lose_the_heatmap_term(tiny_h5, tmp_path):
+    """`in_frame` 0 (a joint outside the camera image, e.g. in a crop's black border) drops
+    the joint's heatmap term and keeps its location-map (3D) term; a teacher confidence < 0.5
+    drops both. Checked on the loss itself."""
+    import shutil
+
+    import h5py
+
+    from movnect.models import PoseOutput
+    from movnect.train.config import LossConfig
+    from movnect.train.losses import PoseLoss
+
+    path = tmp_path / "f.h5"
+    shutil.copy(tiny_h5, path)
+    with h5py.File(path, "r+") as f:
+        n = int(f.attrs["rows"])
+        in_frame = np.ones((n, 17), np.uint8)
+        in_frame[0, [3, 13]] = 0
+        conf = np.ones((n, 17), np.float32)
+        conf[0, 6] = 0.2
+        f["in_frame"], f["confidence"] = in_frame, conf
+    codec = Codec(CodecConfig(input_size=64))
+    s = H36MDataset(path, codec)[0]
+    assert s["mask2d"][[3, 13, 6]].tolist() == [0.0, 0.0, 0.0] and s["mask2d"].sum() == 14
+    assert float(s["heatmaps"][3].sum()) > 0.5 and float(s["heatmaps"][13].sum()) > 0.5  # still drawn
+    assert float(s["heatmaps"][6].sum()) == 0.0                                           # unlabelled
+    batch = {k: v[None] for k, v in s.items()}
+    loss = PoseLoss(codec, LossConfig(heatmap=1.0, location=1.0), use_3d=True)
+    heat, loc = batch["heatmaps"].clone(), batch["locmaps"].clone()
+
+    def parts(h, l):
+        out = loss(PoseOutput(torch.cat([h, l], 1), torch.zeros(1, 51, 8, 8), torch.zeros(1)), batch).parts
+        return float(out["heatmap"]), float(out["location"])
+
+    assert parts(heat, loc) == (0.0, 0.0)
+    for j, hm_acts, loc_acts in ((3, False, True), (13, False, True), (6, False, False), (0, True, True)):
+        h, l = heat.clone(), loc.clone()
+        h[0, j] += 0.5                        # a wrong heatmap for joint j
+        l[0, [j, 17 + j, 34 + j]] += 1.0      # and wrong X, Y, Z location maps
+        hm, lc = parts(h, l)
+        assert (hm > 0) == hm_acts and (lc > 0) == loc_acts, (j, hm, lc)

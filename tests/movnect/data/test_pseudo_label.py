@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from movnect import assets
-from movnect.camera import Intrinsics, project
+from movnect.camera import Intrinsics, inside_image, project
 from movnect.cli import main
 from movnect.codec import Codec, CodecConfig
 from movnect.data.dataset import H36MDataset
@@ -65,6 +65,10 @@ def test_label_a_clip_end_to_end(tmp_path):
         height = np.ptp(f["joints2d"][:, :, 1], axis=1)[:, None]
         assert np.median(np.linalg.norm(uv - f["joints2d"][...], axis=-1) / height) < 0.05
         assert (f["joints3d"][:, :, 2] > 0).all()
+        # in_frame: the teacher's 2D inside the frame, the Anny renderer's definition
+        size = f["image_size"][...]
+        want = inside_image(f["joints2d"][...], size[:, None, 0], size[:, None, 1])
+        assert f["in_frame"].dtype == np.uint8 and np.array_equal(f["in_frame"][...].astype(bool), want)
     ds = H36MDataset(out, Codec(CodecConfig(input_size=64)))
     item = ds[0]
     assert item["heatmaps"].shape == (17, 8, 8) and item["mask2d"].sum() >= 12
