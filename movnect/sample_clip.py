@@ -16,6 +16,7 @@ import numpy as np
 from movnect import atomic
 from movnect import camera as cam
 from movnect.live import intrinsics_from_fov
+from movnect.rotations import matrix_to_quaternion
 
 SAMPLE_ACTIONS = ("Directions", "Walking", "Greeting")
 MOTION_FPS = 50  # the synthetic motion generator's rate
@@ -24,8 +25,6 @@ MOTION_FPS = 50  # the synthetic motion generator's rate
 def look_at(position: np.ndarray, target: np.ndarray) -> cam.Extrinsics:
     """Extrinsics (Human3.6M convention) of a camera at `position` looking at `target`
     (world mm, z up), with no roll."""
-    from postprocess.kinematics import matrix_to_quaternion
-
     fwd = np.asarray(target, float) - np.asarray(position, float)
     fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, [0.0, 0.0, 1.0])
