@@ -9,9 +9,9 @@ from movnect.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from movnect.skeleton import JOINT_NAMES, NUM_JOINTS, bone_lengths
 from postprocess.kinematics import (
     LIMB_HINGES, LIMBS, REST_DIRECTIONS, Skeleton, forward_kinematics, global_to_local, rotations_from_positions,
-    swing_rotation, synthetic_motion,
+    swing_rotation,
 )
-from tests.postprocess.synthetic import SKELETON, make_sequence
+from tests.postprocess.synthetic import SKELETON, make_sequence, synthetic_motion
 
 
 def test_swing_rotation_is_minimal_and_handles_opposites():
