@@ -40,7 +40,7 @@ from movnect.data.dataset import H36MDataset  # noqa: E402
 from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m  # noqa: E402
 from movnect.data.keypoints2d import CocoKeypoints  # noqa: E402
 from movnect.data.synthetic import SynthConfig, write_release  # noqa: E402
-from movnect.data.synthetic_coco import ANNOTATION_FILE, CocoSynthConfig, write_coco  # noqa: E402
+from movnect.data.synthetic.coco import ANNOTATION_FILE, CocoSynthConfig, write_coco  # noqa: E402
 from movnect.data.transforms import AugmentConfig  # noqa: E402
 from movnect.models import ModelConfig, build_model  # noqa: E402
 
