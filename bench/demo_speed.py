@@ -18,16 +18,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from movnect.demo import DemoOptions, load_demo_estimator, run_demo  # noqa: E402
-from movnect.sample_clip import sample_intrinsics, write_sample_clip  # noqa: E402
+from movnect.demo import DemoOptions, load_demo_estimator, run_demo
+from movnect.sample_clip import sample_intrinsics, write_sample_clip
 
 
 def main() -> None:
