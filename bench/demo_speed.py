@@ -84,7 +84,7 @@ def resized_sports2d(work: Path, width: int) -> tuple[Path, tuple[int, int]]:
     """Sports2D's demo clip resized to `width` (kept aspect), written once into work."""
     import cv2
 
-    from movnect import assets
+    from movnect import assets, atomic
 
     src = cv2.VideoCapture(str(assets.asset_path("sports2d_demo")))
     fps = src.get(cv2.CAP_PROP_FPS) or 30.0
@@ -105,7 +105,7 @@ def resized_sports2d(work: Path, width: int) -> tuple[Path, tuple[int, int]]:
     src.release()
     if writer is not None:
         writer.release()
-        os.replace(str(out_path) + ".part.mp4", out_path)
+        atomic.commit(str(out_path) + ".part.mp4", out_path)  # fsync, mode, rename
     return out_path, size
 
 

@@ -207,8 +207,7 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
     if n == 0:
         return InputResult(path.name, "skipped", frames=frames, dropped=dropped,
                            message=f"{path}: no usable person in {frames} frames ({_fmt(dropped)})")
-    tmp = shard.with_name(shard.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic.atomic_path(shard, temp=shard.with_name(shard.name + ".tmp")) as tmp, h5py.File(tmp, "w") as f:
         ds = f.create_dataset("images", (n,), dtype=h5py.vlen_dtype(np.uint8))
         ds[...] = np.array(cols["images"] + [None], dtype=object)[:-1]
         dtypes = {"joints3d": np.float32, "joints2d": np.float32, "crop_box": np.float32, "frame": np.int32,
@@ -216,7 +215,6 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
         for key, dt in dtypes.items():
             f[key] = np.asarray(cols[key], dtype=dt)
         f.attrs.update({"name": path.name, "rows": n, "frames": frames, "dropped": json.dumps(dropped)})
-    atomic.commit(tmp, shard)
     return InputResult(path.name, "labelled", n, frames, dropped)
 
 
@@ -314,8 +312,7 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
         with h5py.File(s, "r") as f:
             parts.append({k: f[k][...] for k in f.keys()} | {"name": str(f.attrs["name"])})
     total = sum(len(p["frame"]) for p in parts)
-    tmp = out.with_name(out.name + ".partial")
-    with h5py.File(tmp, "w") as f:
+    with atomic.atomic_path(out, temp=out.with_name(out.name + ".partial")) as tmp, h5py.File(tmp, "w") as f:
         images, ds = create_rows(f, total, {"confidence": ((skeleton.NUM_JOINTS,), np.float32)})
         a = 0
         for k, p in enumerate(parts):
@@ -338,5 +335,4 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
             "skipped": json.dumps([r.message for r in results if r.status == "skipped"]),
             "warnings": json.dumps([]),
         })
-    atomic.commit(tmp, out)
     return total

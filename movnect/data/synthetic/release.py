@@ -34,6 +34,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from movnect import atomic
 from movnect import camera as cam
 from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts, damaged_take, subaction_table
 from movnect.data.synthetic.body import generate_motion
@@ -186,7 +187,7 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
                     if progress:
                         progress(f"{subject}/{stem}.{camera.name}", done, total)
     if cfg.image_size != 1000:
-        (out / CAMERA_OVERRIDE).write_text(json.dumps(camera_facts(override), indent=1))
+        atomic.write_text(out / CAMERA_OVERRIDE, json.dumps(camera_facts(override), indent=1))
     seconds = time.perf_counter() - t0
     return {"out": str(out), "videos": total, "frames": frames, "seconds": seconds,
             "frames_per_s": frames / max(render_s, 1e-9)}
