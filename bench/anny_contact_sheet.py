@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import h5py
+import numpy as np
 
-from movnect.codec import Codec  # noqa: E402
-from movnect.data.anny.writer import SynthOptions, synthesize  # noqa: E402
-from movnect.data.dataset import H36MDataset  # noqa: E402
-from movnect.overlay import draw_skeleton_2d  # noqa: E402
+from movnect.codec import Codec
+from movnect.data.anny.writer import SynthOptions, synthesize
+from movnect.data.dataset import H36MDataset
+from movnect.overlay import draw_skeleton_2d
 
 TILES, COLS = 24, 6
 

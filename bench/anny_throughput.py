@@ -25,14 +25,12 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from movnect.data.anny.writer import SynthOptions, synthesize  # noqa: E402
+from movnect.data.anny.writer import SynthOptions, synthesize
 
 
 def cpu_name() -> str:

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from movnect.codec import Codec  # noqa: E402
-from movnect.data.dataset import H36MDataset  # noqa: E402
-from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m  # noqa: E402
-from movnect.data.synthetic import SynthConfig, write_release  # noqa: E402
-from movnect.overlay import draw_skeleton_2d  # noqa: E402
+from movnect.codec import Codec
+from movnect.data.dataset import H36MDataset
+from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
+from movnect.overlay import draw_skeleton_2d
 
 TILE = 256
 TAKES = (("S1", "Walking"), ("S5", "SittingDown"), ("S6", "Greeting"), ("S9", "Phoning"), ("S11", "Waiting"))

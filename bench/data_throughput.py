@@ -24,25 +24,23 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.utils.data import DataLoader, RandomSampler  # noqa: E402
+import torch
+from torch.utils.data import DataLoader, RandomSampler
 
-from movnect.codec import Codec  # noqa: E402
-from movnect.data.dataset import H36MDataset  # noqa: E402
-from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m  # noqa: E402
-from movnect.data.keypoints2d import CocoKeypoints  # noqa: E402
-from movnect.data.synthetic import SynthConfig, write_release  # noqa: E402
-from movnect.data.synthetic_coco import ANNOTATION_FILE, CocoSynthConfig, write_coco  # noqa: E402
-from movnect.data.transforms import AugmentConfig  # noqa: E402
-from movnect.models import ModelConfig, build_model  # noqa: E402
+from movnect.codec import Codec
+from movnect.data.dataset import H36MDataset
+from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m
+from movnect.data.keypoints2d import CocoKeypoints
+from movnect.data.synthetic import SynthConfig, write_release
+from movnect.data.synthetic.coco import ANNOTATION_FILE, CocoSynthConfig, write_coco
+from movnect.data.transforms import AugmentConfig
+from movnect.models import ModelConfig, build_model
 
 BATCH = 32
 RELEASE = SynthConfig(subjects=("S1", "S5", "S9", "S11"), actions=("Walking", "Eating", "Greeting"), subactions=1,

@@ -18,16 +18,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from movnect.demo import DemoOptions, load_demo_estimator, run_demo  # noqa: E402
-from movnect.sample_clip import sample_intrinsics, write_sample_clip  # noqa: E402
+from movnect.demo import DemoOptions, load_demo_estimator, run_demo
+from movnect.sample_clip import sample_intrinsics, write_sample_clip
 
 
 def main() -> None:
@@ -86,7 +84,7 @@ def resized_sports2d(work: Path, width: int) -> tuple[Path, tuple[int, int]]:
     """Sports2D's demo clip resized to `width` (kept aspect), written once into work."""
     import cv2
 
-    from movnect import assets
+    from movnect import assets, atomic
 
     src = cv2.VideoCapture(str(assets.asset_path("sports2d_demo")))
     fps = src.get(cv2.CAP_PROP_FPS) or 30.0
@@ -107,7 +105,7 @@ def resized_sports2d(work: Path, width: int) -> tuple[Path, tuple[int, int]]:
     src.release()
     if writer is not None:
         writer.release()
-        os.replace(str(out_path) + ".part.mp4", out_path)
+        atomic.commit(str(out_path) + ".part.mp4", out_path)  # fsync, mode, rename
     return out_path, size
 
 

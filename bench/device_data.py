@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from movnect.checkpoint import atomic_torch_save
 from movnect.codec import Codec
 from movnect.data.dataset import H36MDataset
 from movnect.data.transforms import NO_AUGMENT
@@ -48,10 +49,7 @@ def decode_split(h5: str | Path, codec: Codec, subjects: tuple[str, ...], frame_
             if isinstance(v, torch.Tensor):
                 parts.setdefault(k, []).append(v)
     tensors = {k: torch.cat(v) for k, v in parts.items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    torch.save({"format": FORMAT, "source": source, "tensors": tensors}, tmp)
-    os.replace(tmp, out)
+    atomic_torch_save({"format": FORMAT, "source": source, "tensors": tensors}, out)
     return out
 
 

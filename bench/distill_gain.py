@@ -39,17 +39,12 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+import torch
 
-import torch  # noqa: E402
-
-from distill_stats import paired_difference, rounded  # noqa: E402
+from distill_stats import paired_difference, rounded
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7")
 VAL_SUBJECTS = ("S8",)

@@ -28,23 +28,21 @@ import contextlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from movnect.codec import Codec  # noqa: E402
-from movnect.models import ModelConfig, build_model, count_parameters  # noqa: E402
-from mobile_export.export import ExportOptions, export_model  # noqa: E402
-from mobile_export.frames import stick_figure_frames  # noqa: E402
-from mobile_export.runtime import crops_to_input, open_runner, torch_single_thread  # noqa: E402
-from mobile_export.wrapper import ExportSpec  # noqa: E402
+from movnect.codec import Codec
+from movnect.models import ModelConfig, build_model, count_parameters
+from mobile_export.export import ExportOptions, export_model
+from mobile_export.frames import stick_figure_frames
+from mobile_export.runtime import crops_to_input, open_runner, torch_single_thread
+from mobile_export.wrapper import ExportSpec
 
 SIZE = 256
 TARGET_MS = 10.0

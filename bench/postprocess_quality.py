@@ -1,6 +1,7 @@
 """Benchmark of the post-processing chain on SYNTHETIC sequences (not Human3.6M numbers).
 
-A kinematic rig moves smoothly (postprocess.kinematics.synthetic_motion) 4.5 m in front of a
+A kinematic rig moves smoothly (the post-processing tests' generated fixture,
+tests/postprocess/synthetic.py) 4.5 m in front of a
 Human3.6M-like camera (f = 1145 px, 1000 x 1000, no distortion); the "network output" is the
 projected 2D plus Gaussian noise, the root-relative 3D plus Gaussian noise, and dropped joints
 (NaN, confidence 0). The chain is: 1-Euro on 2D and on 3D (VNect presets, VNect-unit scales)
@@ -16,58 +17,43 @@ input and of the fit, reprojection error, and translation error with exact 2D.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from movnect.camera import CropBox, Intrinsics, project  # noqa: E402
-from postprocess.kinematics import Skeleton, forward_kinematics, synthetic_motion  # noqa: E402
+from movnect.camera import CropBox  # noqa: E402
+from postprocess.kinematics import Skeleton  # noqa: E402
 from postprocess.one_euro import (  # noqa: E402
     VNECT_2D, VNECT_3D, OneEuroConfig, OneEuroFilter, vnect_scale_2d, vnect_scale_3d,
 )
 from postprocess.skeleton_fit import FitConfig, SkeletonFitter, estimate_bone_lengths  # noqa: E402
 from postprocess.tracker import BoxTracker  # noqa: E402
 
-# Bone lengths (mm) of an average Human3.6M subject, BONES order (child joints 1..16).
-H36M_LENGTHS = (133, 454, 446, 133, 454, 446, 234, 257, 117, 115, 151, 279, 249, 151, 279, 249)
-CAMERA = Intrinsics((1145.0, 1144.0), (512.0, 515.0), width=1000, height=1000)
+
+def _fixture():
+    """tests/postprocess/synthetic.py, loaded by file (tests/ is no package on the import path):
+    the moving rig and its noisy observations, the same sequences the post-processing tests use."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "postprocess" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("postprocess_test_fixture", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the test fixture {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def make_sequence(frames: int, seed: int, noise2d: float, noise3d: float, drop: float, fps: float = 30.0):
-    """Ground truth and noisy observations; returns a dict of arrays."""
-    rng = np.random.default_rng(seed)
-    ts = np.arange(frames) / fps
-    root, local = synthetic_motion(ts, rng)
-    gt, _ = forward_kinematics(Skeleton(H36M_LENGTHS).offsets, root, local)
-    k = project(gt, CAMERA) + rng.normal(0, noise2d, (frames, 17, 2))
-    x = gt - gt[:, :1] + rng.normal(0, noise3d, (frames, 17, 3))
-    x[:, 0] = 0.0
-    conf = rng.uniform(0.6, 1.0, (frames, 17))
-    dropped = rng.random((frames, 17)) < drop
-    dropped[:, 0] = False
-    k[dropped], x[dropped], conf[dropped] = np.nan, np.nan, 0.0
-    return {"t": ts, "gt": gt, "k": k, "x": x, "conf": conf}
-
-
-def accel_error(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean over frames and joints of |second difference of pred - that of gt|, root-relative."""
-    a = lambda p: p[2:] - 2 * p[1:-1] + p[:-2]  # noqa: E731
-    rel_p, rel_g = pred - pred[:, :1], gt - gt[:, :1]
-    e = np.linalg.norm(a(rel_p) - a(rel_g), axis=-1)
-    return float(np.nanmean(e))
-
-
-def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    return float(np.nanmean(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1)))
+_FIXTURE = _fixture()
+CAMERA = _FIXTURE.CAMERA                 # f = 1145 px, 1000 x 1000, no distortion
+make_sequence = _FIXTURE.make_sequence   # (frames, seed, noise2d, noise3d, drop) -> t, gt, k, x, conf
+accel_error, mpjpe = _FIXTURE.accel_error, _FIXTURE.mpjpe  # root-relative, mm / frame^2 and mm
 
 
 def personalise(seq: dict, frames: int = 60) -> Skeleton:

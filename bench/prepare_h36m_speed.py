@@ -20,18 +20,16 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
+import h5py
+import numpy as np
 
-from movnect.data.h36m import PrepareOptions, prepare_h36m  # noqa: E402
-from movnect.data.synthetic import SynthConfig, write_release  # noqa: E402
+from movnect.data.h36m import PrepareOptions, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
 
 
 def main() -> int:

@@ -21,24 +21,20 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
+import torch
 
-import torch  # noqa: E402
+from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
+from movnect.evaluate import Protocol, evaluate
+from movnect.models import build_model, count_parameters
+from movnect.train.config import load_experiment
+from movnect.train.run import run_training
 
-from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m  # noqa: E402
-from movnect.data.synthetic import SynthConfig, write_release  # noqa: E402
-from movnect.evaluate import Protocol, evaluate  # noqa: E402
-from movnect.models import build_model, count_parameters  # noqa: E402
-from movnect.train.config import load_experiment  # noqa: E402
-from movnect.train.run import run_training  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # configs/ of this checkout
 
 MODELS = {"teacher": ROOT / "configs" / "teacher_synthetic.toml",
           "student": ROOT / "configs" / "student_synthetic.toml"}

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m  # noqa: E402
-from movnect.data.synthetic import SynthConfig, write_release  # noqa: E402
+from movnect.data.h36m import PrepareOptions, open_h36m, prepare_h36m
+from movnect.data.synthetic import SynthConfig, write_release
 
 SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Posing", "Sitting",

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run(clip: Path, meta: dict, pad_x: float, pad_y: float, search: int, out_dir: Path) -> dict:

@@ -125,25 +125,22 @@ def stick_figure_frames(size: int, count: int, seed: int = 0) -> tuple[np.ndarra
 
 def synthetic_frames(size: int, count: int, seed: int = 0) -> np.ndarray:
     """Person crops (N, S, S, 3) uint8 RGB rendered by the synthetic release's renderer
-    (movnect.data.synthetic*): a walking subject in a room seen by a Human3.6M camera, cropped
+    (movnect.data.synthetic): a walking subject in a room seen by a Human3.6M camera, cropped
     around the projected joints (padded by 20 %), one frame every 0.1 s."""
     from movnect import camera as cam
-    from movnect.data.synthetic import synth_cameras
-    from movnect.data.synthetic_body import generate_motion
-    from movnect.data.synthetic_motion import CaptureRegion, sample_shape
-    from movnect.data.synthetic_render import render_person, sample_appearance
-    from movnect.data.synthetic_scene import render_background, sample_scene
+    from movnect.data.synthetic.body import generate_motion
+    from movnect.data.synthetic.release import synth_cameras
+    from movnect.data.synthetic.scene import h36m_region, render_frame, room_background, sample_actor
 
     rng = np.random.default_rng([seed, 1])
-    shape, look = sample_shape(rng), sample_appearance(rng)
-    region = CaptureRegion([cam.h36m_camera("S1", c) for c in cam.h36m_camera_ids()])
+    actor = sample_actor(rng)
+    region = h36m_region("S1")
     camera = synth_cameras("S1", (cam.h36m_camera_ids()[0],), 500)[0]
-    background = render_background(sample_scene(rng, tuple(region.center)), camera)
-    motion = generate_motion("Walking", shape, region, 5 * count, rng)
+    background = room_background(rng, region, camera)
+    motion = generate_motion("Walking", actor.shape, region, 5 * count, rng)
     out = np.empty((count, size, size, 3), np.uint8)
     for n in range(count):
-        img = background.copy()
-        render_person(img, motion, 5 * n, shape, look, camera)
+        img = render_frame(background, actor, motion, 5 * n, camera)
         uv = cam.project(cam.world_to_camera(skeleton.from_h36m32(motion.joints[5 * n]), camera.extrinsics),
                          camera.intrinsics)
         lo, hi = uv.min(0), uv.max(0)

@@ -9,7 +9,9 @@ temporary file is removed and the old target is untouched.
 
   atomic_open(path, "w" | "wb")   context manager yielding the temporary file
   write_bytes / write_text / write_json / copy_file
-  commit(tmp, path)               for files a library writes by name (h5py): fsync, mode, rename
+  atomic_path(path)               a temporary path for a library that writes by name (h5py,
+                                  cv2.VideoWriter, torch.save): committed on a clean exit, removed on error
+  commit(tmp, path)               the last step of atomic_path: fsync, mode, rename
   atomic_dir(path)                a folder (CoreML .mlpackage): built beside, then swapped in
   check_output_file / check_output_dir   fail before the work if an output cannot be written
 
@@ -59,8 +61,8 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _temp_name(path: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _temp_name(path: Path, suffix: str = ".tmp") -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return tmp
 
@@ -81,6 +83,27 @@ def commit(tmp: str | Path, path: str | Path, mode: int | None = None) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, temp: str | Path | None = None, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside `path` for a writer that takes a file name (h5py.File,
+    cv2.VideoWriter, torch.save); on a clean exit `commit` makes it `path`, on an exception it
+    is removed and `path` is untouched.
+
+    temp: a fixed temporary name instead of a fresh `.<name>.<random><suffix>` (a large merge
+    output, `<out>.partial`, that a rerun after a crash overwrites instead of leaving a second
+    one). suffix: the fresh name's ending, for writers that pick the format by extension (".mp4").
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(temp) if temp is not None else Path(_temp_name(path, suffix))
+    try:
+        yield tmp
+        commit(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -28,35 +28,14 @@ from importlib import resources
 
 import numpy as np
 
+from movnect import rotations
+
 
 def _check_last(x: np.ndarray, n: int, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 1 or x.shape[-1] != n:
         raise ValueError(f"{name}: expected shape (..., {n}), got {x.shape}")
     return x
-
-
-def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Rotation matrix of a quaternion.
-
-    Args:
-        q: (..., 4) quaternion (w, x, y, z); normalised here.
-    Returns:
-        (..., 3, 3) rotation matrix R with R @ v rotating v by q.
-    """
-    q = _check_last(q, 4, "quaternion")
-    norm = np.linalg.norm(q, axis=-1, keepdims=True)
-    if np.any(norm < 1e-12):
-        raise ValueError("quaternion: zero-norm quaternion")
-    w, x, y, z = np.moveaxis(q / norm, -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        axis=-2,
-    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +69,7 @@ class Extrinsics:
     @property
     def rotation(self) -> np.ndarray:
         """(3, 3) rotation taking camera-frame vectors into the world frame."""
-        return quaternion_to_matrix(np.asarray(self.orientation))
+        return rotations.quaternion_to_matrix(np.asarray(self.orientation))
 
 
 @dataclass(frozen=True)

@@ -387,7 +387,7 @@ def _run_synth(args: argparse.Namespace) -> int:
         return _run_synth_anny(args)
 
     from movnect.data.synthetic import SynthConfig, write_release
-    from movnect.data.synthetic_coco import CocoSynthConfig, write_coco
+    from movnect.data.synthetic.coco import CocoSynthConfig, write_coco
 
     if args.no_release and args.coco < 1:
         raise ValueError("--no-release needs --coco N_IMAGES")

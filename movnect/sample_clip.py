@@ -16,6 +16,7 @@ import numpy as np
 from movnect import atomic
 from movnect import camera as cam
 from movnect.live import intrinsics_from_fov
+from movnect.rotations import matrix_to_quaternion
 
 SAMPLE_ACTIONS = ("Directions", "Walking", "Greeting")
 MOTION_FPS = 50  # the synthetic motion generator's rate
@@ -24,8 +25,6 @@ MOTION_FPS = 50  # the synthetic motion generator's rate
 def look_at(position: np.ndarray, target: np.ndarray) -> cam.Extrinsics:
     """Extrinsics (Human3.6M convention) of a camera at `position` looking at `target`
     (world mm, z up), with no roll."""
-    from postprocess.kinematics import matrix_to_quaternion
-
     fwd = np.asarray(target, float) - np.asarray(position, float)
     fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, [0.0, 0.0, 1.0])
@@ -50,21 +49,18 @@ def write_sample_clip(path: str | Path, seconds_per_action: float = 3.0, fps: in
     """Render the sample clip to `path` (mp4v) and a sidecar `<path>.json` with the camera and
     the ground-truth camera-frame joints (17, mm) of every frame. Returns the sidecar dict."""
     from movnect import skeleton
-    from movnect.data.synthetic_body import generate_motion
-    from movnect.data.synthetic_motion import CaptureRegion, sample_shape
-    from movnect.data.synthetic_render import render_person, sample_appearance
-    from movnect.data.synthetic_scene import render_background, sample_scene
+    from movnect.data.synthetic.body import generate_motion
+    from movnect.data.synthetic.scene import h36m_region, render_frame, room_background, sample_actor
 
     if MOTION_FPS % fps:
         raise ValueError(f"fps must divide {MOTION_FPS}, got {fps}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    shape, look = sample_shape(rng), sample_appearance(rng)
-    h36m_views = [cam.h36m_camera("S1", c) for c in cam.h36m_camera_ids()]
-    region = CaptureRegion(h36m_views)
+    actor = sample_actor(rng)
+    region = h36m_region("S1")
     camera = sample_camera(region.center, width, height)
-    background = render_background(sample_scene(rng, tuple(region.center)), camera)
+    background = room_background(rng, region, camera)
     step = MOTION_FPS // fps
     n_motion = int(round(seconds_per_action * MOTION_FPS))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
@@ -73,11 +69,9 @@ def write_sample_clip(path: str | Path, seconds_per_action: float = 3.0, fps: in
     truth = []
     try:
         for action in SAMPLE_ACTIONS:
-            motion = generate_motion(action, shape, region, n_motion, rng)
+            motion = generate_motion(action, actor.shape, region, n_motion, rng)
             for k in range(0, n_motion, step):
-                img = background.copy()
-                render_person(img, motion, k, shape, look, camera)
-                writer.write(img)
+                writer.write(render_frame(background, actor, motion, k, camera))
                 j17 = skeleton.from_h36m32(motion.joints[k])
                 truth.append(cam.world_to_camera(j17, camera.extrinsics).round(1).tolist())
         for _ in range(int(round(empty_seconds * fps))):  # the empty room at the end

@@ -1,9 +1,7 @@
-"""Rotations, the kinematic rig (bone lengths, FK, rotations from positions), synthetic motion.
+"""The kinematic rig: bone lengths, forward kinematics, rotations from positions.
 
-Conventions (pinned by tests/postprocess/test_kinematics.py):
-  * Quaternions are (w, x, y, z), unit norm; `matrix_to_quaternion` returns w >= 0.
-  * Axis-angle (rotation vector) = unit axis * angle in radians, angle in [0, pi].
-  * A rotation matrix R acts on column vectors: v' = R @ v.
+Conventions (pinned by tests/postprocess/test_kinematics.py; rotations themselves, quaternion
+and axis-angle conventions included, are movnect.rotations'):
   * Skeleton axes are the camera axes of the project (x right, y down, z forward, mm).
     The rest (T-)pose stands upright facing the camera (towards -z): up is -y, the person's
     left is +x, arms horizontal, legs straight down. Every bone of the rest pose is along an
@@ -21,17 +19,14 @@ from functools import cached_property
 
 import numpy as np
 
-from movnect.camera import quaternion_to_matrix
+from movnect.rotations import cross, skew
 from movnect.skeleton import NUM_JOINTS, PARENTS
 
 SYMMETRIC_BONES = ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16))  # (right, left) bones
 
 __all__ = [
-    "REST_DIRECTIONS", "ROTATING_JOINTS", "LEVELS", "Skeleton", "cross", "skew", "axis_angle_to_matrix",
-    "matrix_to_quaternion", "quaternion_to_matrix", "quaternion_to_axis_angle",
-    "axis_angle_to_quaternion", "matrix_to_axis_angle", "quaternion_multiply",
-    "forward_kinematics", "global_to_local", "swing_rotation", "rotations_from_positions",
-    "LIMBS", "LIMB_HINGES", "kabsch_rotation", "estimate_bone_lengths", "synthetic_motion",
+    "REST_DIRECTIONS", "ROTATING_JOINTS", "LEVELS", "Skeleton", "forward_kinematics", "global_to_local", "swing_rotation", "rotations_from_positions",
+    "LIMBS", "LIMB_HINGES", "kabsch_rotation", "estimate_bone_lengths",
 ]
 
 # Direction of bone parent(j) -> j in the rest pose (camera axes), one row per joint.
@@ -61,108 +56,11 @@ def _levels() -> tuple[np.ndarray, ...]:
 LEVELS: tuple[np.ndarray, ...] = _levels()
 
 
-# ---------------------------------------------------------------------------------------------
-# Rotations
-
-
 def _check(x: np.ndarray, tail: tuple[int, ...], name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < len(tail) or x.shape[x.ndim - len(tail):] != tail:
         raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, tail))}), got {x.shape}")
     return x
-
-
-_I1, _I2 = np.array([1, 2, 0]), np.array([2, 0, 1])
-
-
-def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a x b over the last axis of (..., 3) arrays (np.cross without its ~50 us overhead)."""
-    return a[..., _I1] * b[..., _I2] - a[..., _I2] * b[..., _I1]
-
-
-_SKEW = np.array([[0, 0, 0], [0, 0, -1], [0, 1, 0], [0, 0, 1], [0, 0, 0], [-1, 0, 0],
-                  [0, -1, 0], [1, 0, 0], [0, 0, 0]], dtype=np.float64)   # vec(skew(v)) = _SKEW @ v
-
-
-def skew(v: np.ndarray) -> np.ndarray:
-    """Cross-product matrices: (..., 3) -> (..., 3, 3) with skew(a) @ b = a x b."""
-    v = _check(v, (3,), "skew")
-    return (v @ _SKEW.T).reshape(v.shape[:-1] + (3, 3))
-
-
-def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
-    """Rodrigues' formula, (..., 3) radians -> (..., 3, 3); stable near 0 (half-angle form)."""
-    rotvec = _check(rotvec, (3,), "axis_angle_to_matrix")
-    theta = np.maximum(np.sqrt((rotvec * rotvec).sum(-1)), 1e-30)[..., None, None]
-    half = np.sin(theta / 2.0) / theta                       # 1 - cos t = 2 sin^2(t / 2)
-    k = skew(rotvec)
-    return np.eye(3) + (np.sin(theta) / theta) * k + (2.0 * half * half) * (k @ k)
-
-
-def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4) (w, x, y, z), w >= 0.
-
-    Uses the largest of the four candidate denominators (Shepperd), so it is stable for every
-    rotation, 180-degree turns included.
-    """
-    r = _check(r, (3, 3), "matrix_to_quaternion")
-    m00, m11, m22 = r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]
-    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
-                     1 - m00 + m11 - m22, 1 - m00 - m11 + m22], axis=-1)
-    best = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], 1e-300)) * 2.0
-    d21, d02, d10 = r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]
-    s21, s02, s10 = r[..., 2, 1] + r[..., 1, 2], r[..., 0, 2] + r[..., 2, 0], r[..., 1, 0] + r[..., 0, 1]
-    q = np.stack([
-        np.stack([s / 4, d21 / s, d02 / s, d10 / s], -1),
-        np.stack([d21 / s, s / 4, s10 / s, s02 / s], -1),
-        np.stack([d02 / s, s10 / s, s / 4, s21 / s], -1),
-        np.stack([d10 / s, s02 / s, s21 / s, s / 4], -1),
-    ], axis=-2)
-    q = np.take_along_axis(q, best[..., None, None], axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
-def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
-    """Quaternions (..., 4) (w, x, y, z) -> rotation vectors (..., 3), angle in [0, pi]."""
-    q = _check(q, (4,), "quaternion_to_axis_angle")
-    norm = np.linalg.norm(q, axis=-1, keepdims=True)
-    if np.any(norm < 1e-12):
-        raise ValueError("quaternion_to_axis_angle: zero-norm quaternion")
-    q = q / norm
-    q = np.where(q[..., :1] < 0, -q, q)
-    s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-    angle = 2.0 * np.arctan2(s, q[..., :1])
-    small = s < 1e-8
-    scale = np.where(small, 2.0 / np.maximum(q[..., :1], 1e-12), angle / np.where(small, 1.0, s))
-    return q[..., 1:] * scale
-
-
-def axis_angle_to_quaternion(rotvec: np.ndarray) -> np.ndarray:
-    """Rotation vectors (..., 3) -> unit quaternions (..., 4) (w, x, y, z)."""
-    rotvec = _check(rotvec, (3,), "axis_angle_to_quaternion")
-    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
-    half = angle / 2.0
-    small = angle < 1e-8
-    k = np.where(small, 0.5 - angle**2 / 48.0, np.sin(half) / np.where(small, 1.0, angle))
-    return np.concatenate([np.cos(half), rotvec * k], axis=-1)
-
-
-def matrix_to_axis_angle(r: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> rotation vectors (..., 3) (via the quaternion)."""
-    return quaternion_to_axis_angle(matrix_to_quaternion(r))
-
-
-def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a * b of (..., 4) quaternions (w, x, y, z): rotate by b, then by a."""
-    a, b = _check(a, (4,), "quaternion_multiply a"), _check(b, (4,), "quaternion_multiply b")
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
-                     aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,54 +272,3 @@ def estimate_bone_lengths(joints3d: np.ndarray, confidence: np.ndarray | None = 
         missing = [int(j) + 1 for j in np.flatnonzero(np.isnan(med))]
         raise ValueError(f"estimate_bone_lengths: no valid sample for bones ending at joints {missing}")
     return Skeleton.from_lengths(med)
-
-
-# ---------------------------------------------------------------------------------------------
-# Synthetic motion (tests and benchmarks)
-
-
-def synthetic_motion(
-    timestamps: np.ndarray, rng: np.random.Generator, depth_mm: float = 4500.0,
-    amplitude: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth random motion of the 17-joint rig: sums of sinusoids on joint angles.
-
-    Arms hang about 60 degrees below the T-pose, knees and elbows bend one way only (hinges),
-    the body turns +-35 degrees about the vertical and wanders about 0.5 m in front of the
-    camera (under 1 m/s). Joint-angle frequencies 0.1-1 Hz: everyday motion, not sport.
-
-    Args:
-        timestamps: (T,) seconds, increasing.
-        rng: source of the random amplitudes, frequencies and phases.
-        depth_mm: mean pelvis depth in front of the camera.
-        amplitude: multiplier on all joint-angle amplitudes.
-    Returns:
-        root positions (T, 3) mm (camera frame) and local rotations (T, 17, 3, 3).
-    """
-    t = np.asarray(timestamps, dtype=np.float64)
-    if t.ndim != 1 or t.size < 1:
-        raise ValueError(f"synthetic_motion: expected (T,) timestamps, got shape {t.shape}")
-
-    def wave(amp: float, n: int = 2, f_max: float = 1.0) -> np.ndarray:
-        f = rng.uniform(0.1 * f_max, f_max, n)
-        ph = rng.uniform(0, 2 * np.pi, n)
-        a = rng.uniform(0.5, 1.0, n) * amp / n
-        return (a[None] * np.sin(2 * np.pi * f[None] * t[:, None] + ph[None])).sum(-1)
-
-    amp = amplitude
-    rv = np.zeros((t.size, NUM_JOINTS, 3))
-    rv[:, 0] = np.stack([wave(0.15 * amp), wave(0.6 * amp), wave(0.1 * amp)], -1)  # root
-    for hip, knee in ((1, 2), (4, 5)):
-        rv[:, hip] = np.stack([wave(0.6 * amp), wave(0.15 * amp), wave(0.2 * amp)], -1)
-        rv[:, knee, 0] = 0.5 * amp + wave(0.5 * amp)          # flexion >= 0 (hinge about x)
-    for j in (7, 8):
-        rv[:, j] = np.stack([wave(0.15 * amp), wave(0.2 * amp), wave(0.1 * amp)], -1)
-    rv[:, 9] = np.stack([wave(0.3 * amp), wave(0.3 * amp), wave(0.2 * amp)], -1)
-    for sh, el, side in ((11, 12, 1.0), (14, 15, -1.0)):
-        rv[:, sh] = np.stack([wave(0.5 * amp), wave(0.6 * amp), side * (1.0 + wave(0.5 * amp))], -1)
-        rv[:, el, 1] = side * (0.8 * amp + wave(0.7 * amp))   # flexion towards the front
-    rv[:, (2, 5, 12), (0, 0, 1)] = np.clip(rv[:, (2, 5, 12), (0, 0, 1)], 0.0, 2.5)   # hinges
-    rv[:, 15, 1] = np.clip(rv[:, 15, 1], -2.5, 0.0)
-    local = axis_angle_to_matrix(rv)
-    root = np.stack([wave(400.0, f_max=0.3), 100.0 + wave(40.0), depth_mm + wave(500.0, f_max=0.3)], -1)
-    return root, local

@@ -29,11 +29,10 @@ import numpy as np
 from scipy.linalg import lapack
 
 from movnect.camera import Intrinsics, undistort
+from movnect.rotations import cross, matrix_to_quaternion, quaternion_to_matrix, skew
 from movnect.skeleton import NUM_JOINTS, PARENTS
 from postprocess.kinematics import (
-    REST_DIRECTIONS, Skeleton, cross, estimate_bone_lengths,
-    global_to_local, kabsch_rotation, matrix_to_quaternion, quaternion_to_matrix,
-    rotations_from_positions, skew,
+    REST_DIRECTIONS, Skeleton, estimate_bone_lengths, global_to_local, kabsch_rotation, rotations_from_positions,
 )
 
 __all__ = ["FitConfig", "FitResult", "SkeletonFitter", "estimate_bone_lengths", "fit_sequence"]

@@ -35,8 +35,9 @@ import numpy as np
 from pythonosc import osc_bundle_builder, osc_message_builder, udp_client
 from pythonosc.osc_bundle import OscBundle
 
+from movnect.rotations import matrix_to_quaternion
 from movnect.skeleton import NUM_JOINTS
-from postprocess.kinematics import Skeleton, matrix_to_quaternion
+from postprocess.kinematics import Skeleton
 
 __all__ = ["UNITY_BONES", "VmcSender", "camera_to_unity_position", "camera_to_unity_quaternion"]
 

@@ -32,7 +32,6 @@ get the live teacher; see `CachedTeacherDataset`.
 from __future__ import annotations
 
 import hashlib
-import os
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -116,12 +115,12 @@ def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, 
     path = Path(path)
     identity = data_identity(data_file)  # before the slow pass: an unreadable file fails now
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     teacher.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     n = len(dataset)  # type: ignore[arg-type]
     rows, written = np.empty(n, np.int64), 0
-    try:
+    # fsync, ordinary mode, rename; removed on any error (an empty dataset, Ctrl-C)
+    with atomic.atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             maps_ds = feat_ds = None
             for batch in loader:
@@ -156,10 +155,6 @@ def build_cache(path: str | Path, teacher: nn.Module, teacher_path: str | Path, 
                 "input_size": codec.config.input_size, "has_feature": bool(include_feature),
                 "data_file": str(data_file), "data_identity": json.dumps(identity),
             })
-        atomic.commit(tmp, path)  # fsync, ordinary mode, rename
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

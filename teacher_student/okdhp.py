@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from movnect.checkpoint import load_state
 from movnect.models import PoseOutput
 from movnect.models.blocks import ConvBNAct, check_input
-from movnect.models.student import MoVNect, bone_length_l1
+from movnect.models.student import MoVNect, MoVNectStages
 
 # The MoVNect attributes one branch owns; everything else (`backbone`) is shared.
 BRANCH_MODULES = ("block13_a", "block13_b", "block14_features", "block14_bones", "head")
@@ -68,11 +68,13 @@ class FeatureAggregationUnit(nn.Module):
         return torch.softmax(logits.view(-1, self.branches, self.num_joints), dim=1)
 
 
-class _Branch(nn.Module):
-    """The per-branch MoVNect modules, under MoVNect's own attribute names."""
+class _Branch(MoVNectStages):
+    """The per-branch MoVNect modules, under MoVNect's own attribute names; `stages` is MoVNect's
+    own forward of them."""
 
     def __init__(self, source: MoVNect) -> None:
         super().__init__()
+        self.num_joints = source.num_joints
         for name in BRANCH_MODULES:
             setattr(self, name, getattr(source, name))
 
@@ -120,15 +122,9 @@ class MultiBranchMoVNect(nn.Module):
         return len(self.branches)
 
     def branch_forward(self, trunk: Tensor, b: int) -> PoseOutput:
-        """Branch b on the shared trunk feature; the same operations as MoVNect.forward."""
-        br = self.branches[b]
-        feature = br.block13_b(br.block13_a(trunk))
-        up = F.interpolate(feature, scale_factor=2.0, mode="bilinear", align_corners=False)
-        features = br.block14_features(up)
-        bones = br.block14_bones(up)
-        lengths = bone_length_l1(bones, self.num_joints)
-        maps = br.head(torch.cat([features, bones, lengths], dim=1))
-        return PoseOutput(maps, bones, feature)
+        """Branch b on the shared trunk feature (MoVNect's own `stages` forward)."""
+        branch: _Branch = self.branches[b]  # type: ignore[assignment]  # ModuleList items are Modules
+        return branch.stages(trunk)
 
     def forward(self, x: Tensor) -> MultiBranchOutput:
         check_input(x)

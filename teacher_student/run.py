@@ -192,7 +192,7 @@ def run_distill_from_config(config: str | Path | None, overrides: list[str] | No
     """What `movnect distill` calls: process group, datasets, the method's trainer, fit,
     student.pt and summary.json (in the run folder, default runs/<config name>). A folder
     holding an earlier run is refused unless `resume` or `overwrite` (movnect.train.run)."""
-    from movnect.train.checkpoints import read_training_checkpoint
+    from movnect.train.resume import read_training_checkpoint
     from movnect.train.data import build_datasets, check_sources
     from movnect.train.distributed import setup_distributed, teardown_distributed
     from movnect.train.run import check_run_dir, claim_run_dir, default_run_dir

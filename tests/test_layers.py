@@ -20,7 +20,7 @@ EXACT = {"movnect"}
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("conventions", ("movnect", "movnect.skeleton", "movnect.camera", "movnect.codec", "movnect.config",
                      "movnect.media", "movnect.atomic", "movnect.locks", "movnect.interrupt",
-                     "movnect.assets", "movnect.triangulate", "movnect.litert")),
+                     "movnect.assets", "movnect.triangulate", "movnect.litert", "movnect.rotations")),
     ("postprocess", ("postprocess",)),
     ("core", ("movnect.models", "movnect.data", "movnect.train", "movnect.checkpoint", "movnect.evaluate",
               "movnect.eval_crops", "movnect.metrics", "movnect.estimator", "movnect.blazepose")),

@@ -165,13 +165,9 @@ def convert_sequence(seq: Sequence, root: Path, opts: PrepareOptions, shard: Pat
     except SequenceError as exc:
         return SequenceResult(seq.name, "skipped", message=str(exc))
     idx = np.asarray(frames)
-    tmp = shard.with_name(shard.name + ".tmp")
-    try:
+    # fsync before the rename: a power cut leaves no empty shard
+    with atomic.atomic_path(shard, temp=shard.with_name(shard.name + ".tmp")) as tmp:
         _write_shard(tmp, seq, camera, jpgs, idx, j3d, j2d, boxes, warnings, (n_video, n_pose))
-        atomic.commit(tmp, shard)  # fsync before the rename: a power cut leaves no empty shard
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return SequenceResult(seq.name, "converted", len(jpgs), warnings=warnings, video_frames=n_video,
                           mocap_frames=n_pose)
 
@@ -291,11 +287,8 @@ def _prepare_locked(root: Path, out: Path, work: Path, sequences: list[Sequence]
     if not shards:
         raise ValueError(f"no sequence of {root} could be converted; first problem: "
                          f"{next((r.message for r in results if r.message), 'none')}")
-    try:
-        rows = _merge(shards, out, params, results, problems, damaged)
-    except BaseException:  # e.g. a full disk: the shards stay for the next run, no stray file
-        out.with_name(out.name + ".partial").unlink(missing_ok=True)
-        raise
+    # on an error (e.g. a full disk) the shards stay for the next run and _merge leaves no stray file
+    rows = _merge(shards, out, params, results, problems, damaged)
     shutil.rmtree(work, ignore_errors=True)
     order = {s.name: k for k, s in enumerate(sequences)}
     results.sort(key=lambda r: order[r.name])
@@ -375,8 +368,7 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
     cameras = [c for c in h36m_camera_ids() if c in cameras] + [c for c in cameras if c not in h36m_camera_ids()]
     seq_names = list(dict.fromkeys(f"{m['subject']}/{m['stem']}" for m in metas))
     total = int(sum(int(m["rows"]) for m in metas))
-    tmp = out.with_name(out.name + ".partial")
-    with h5py.File(tmp, "w") as f:
+    with atomic.atomic_path(out, temp=out.with_name(out.name + ".partial")) as tmp, h5py.File(tmp, "w") as f:
         images, ds = create_rows(f, total)
         a = 0
         for p, m in zip(shards, metas):
@@ -404,7 +396,6 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[SequenceRe
             # which variant of the data this is: known damaged takes left out (their names) or kept
             "damaged": json.dumps({"variant": "kept" if params["keep_damaged"] else "excluded", "left_out": damaged}),
         })
-    atomic.commit(tmp, out)
     return total
 
 

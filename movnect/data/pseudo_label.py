@@ -210,8 +210,7 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
     if n == 0:
         return InputResult(path.name, "skipped", frames=frames, dropped=dropped,
                            message=f"{path}: no usable person in {frames} frames ({_fmt(dropped)})")
-    tmp = shard.with_name(shard.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic.atomic_path(shard, temp=shard.with_name(shard.name + ".tmp")) as tmp, h5py.File(tmp, "w") as f:
         ds = f.create_dataset("images", (n,), dtype=h5py.vlen_dtype(np.uint8))
         ds[...] = np.array(cols["images"] + [None], dtype=object)[:-1]
         dtypes = {"joints3d": np.float32, "joints2d": np.float32, "crop_box": np.float32, "frame": np.int32,
@@ -220,7 +219,6 @@ def label_input(path: Path, opts: LabelOptions, shard: Path,
         for key, dt in dtypes.items():
             f[key] = np.asarray(cols[key], dtype=dt)
         f.attrs.update({"name": path.name, "rows": n, "frames": frames, "dropped": json.dumps(dropped)})
-    atomic.commit(tmp, shard)
     return InputResult(path.name, "labelled", n, frames, dropped)
 
 
@@ -322,8 +320,7 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
             part["in_frame"] = inside_image(part["joints2d"], size[:, None, 0], size[:, None, 1])
         parts.append(part)
     total = sum(len(p["frame"]) for p in parts)
-    tmp = out.with_name(out.name + ".partial")
-    with h5py.File(tmp, "w") as f:
+    with atomic.atomic_path(out, temp=out.with_name(out.name + ".partial")) as tmp, h5py.File(tmp, "w") as f:
         images, ds = create_rows(f, total, {"confidence": ((skeleton.NUM_JOINTS,), np.float32),
                                             "in_frame": ((skeleton.NUM_JOINTS,), np.uint8)})
         a = 0
@@ -347,5 +344,4 @@ def _merge(shards: list[Path], out: Path, params: dict, results: list[InputResul
             "skipped": json.dumps([r.message for r in results if r.status == "skipped"]),
             "warnings": json.dumps([]),
         })
-    atomic.commit(tmp, out)
     return total

@@ -102,7 +102,35 @@ class Block13a(nn.Module):
         return self.relu(self.conv(x) + self.shortcut(x))
 
 
-class MoVNect(nn.Module):
+class MoVNectStages(nn.Module):
+    """MoVNect's own stages after the MobileNetV2 trunk: Block13_a, Block13_b, Block14 and the head.
+
+    The one forward of those stages, shared by MoVNect and by OKDHP's branches
+    (teacher_student/okdhp.py), which own the same modules under the same attribute names so that
+    a branch joined to the trunk IS a MoVNect. Subclasses set the attributes below.
+    """
+
+    num_joints: int
+    block13_a: Block13a
+    block13_b: nn.Sequential
+    block14_features: ConvBNAct
+    block14_bones: nn.Conv2d
+    head: nn.Sequential
+
+    def stages(self, trunk: Tensor) -> PoseOutput:
+        """(B, C, S/16, S/16) trunk feature -> PoseOutput(maps (B, 4J, S/8, S/8), bones (B, 3J,
+        S/8, S/8), feature (B, 192w, S/16, S/16))."""
+        feature = self.block13_b(self.block13_a(trunk))
+        # Both Block14 branches upsample the same tensor: interpolate once.
+        up = F.interpolate(feature, scale_factor=2.0, mode="bilinear", align_corners=False)
+        features = self.block14_features(up)
+        bones = self.block14_bones(up)
+        lengths = bone_length_l1(bones, self.num_joints)
+        maps = self.head(torch.cat([features, bones, lengths], dim=1))
+        return PoseOutput(maps, bones, feature)
+
+
+class MoVNect(MoVNectStages):
     """The MoVNect student (see the module docstring for the layer table)."""
 
     def __init__(self, num_joints: int, width: float = 1.0) -> None:
@@ -136,14 +164,7 @@ class MoVNect(nn.Module):
 
     def forward(self, x: Tensor) -> PoseOutput:
         check_input(x)
-        feature = self.block13_b(self.block13_a(self.backbone(x)))
-        # Both Block14 branches upsample the same tensor: interpolate once.
-        up = F.interpolate(feature, scale_factor=2.0, mode="bilinear", align_corners=False)
-        features = self.block14_features(up)
-        bones = self.block14_bones(up)
-        lengths = bone_length_l1(bones, self.num_joints)
-        maps = self.head(torch.cat([features, bones, lengths], dim=1))
-        return PoseOutput(maps, bones, feature)
+        return self.stages(self.backbone(x))
 
 
 class LitePoseStudent(nn.Module):

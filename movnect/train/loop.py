@@ -39,7 +39,7 @@ from movnect import atomic
 from movnect.checkpoint import load_state, read_checkpoint
 from movnect.codec import Codec
 from movnect.models import ModelConfig, PoseOutput
-from movnect.train import checkpoints as ck
+from movnect.train import resume as ck
 from movnect.train.config import ExperimentConfig, StageConfig, dump_toml, experiment_to_dict
 from movnect.train.distributed import (
     DistEnv, ResumableSampler, SeededDataset, all_reduce_sum, average_buffers,

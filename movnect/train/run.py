@@ -26,7 +26,7 @@ from movnect.config import ConfigError, apply_overrides
 from movnect.locks import FolderLock
 from movnect.models import build_model
 from movnect.train.config import ExperimentConfig, experiment_from_dict, load_experiment
-from movnect.train.checkpoints import read_training_checkpoint
+from movnect.train.resume import read_training_checkpoint
 from movnect.train.data import build_datasets, check_sources
 from movnect.train.distributed import setup_distributed, teardown_distributed
 from movnect.train.loop import StepReport, Trainer

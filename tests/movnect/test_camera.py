@@ -44,19 +44,6 @@ def test_undistort_inverts_distort_and_unproject_inverts_project():
     np.testing.assert_allclose(back, pts, atol=1e-4)
 
 
-def test_quaternion_to_matrix_hand_computed_and_orthonormal():
-    np.testing.assert_allclose(cam.quaternion_to_matrix(np.array([1.0, 0, 0, 0])), np.eye(3))
-    s = np.sqrt(0.5)  # 90 degrees about z: x -> y
-    r = cam.quaternion_to_matrix(np.array([s, 0, 0, s]))
-    np.testing.assert_allclose(r @ np.array([1.0, 0, 0]), [0, 1, 0], atol=1e-12)
-    q = np.random.default_rng(3).normal(size=(10, 4))
-    rs = cam.quaternion_to_matrix(q)
-    np.testing.assert_allclose(rs @ np.swapaxes(rs, -1, -2), np.broadcast_to(np.eye(3), (10, 3, 3)), atol=1e-12)
-    np.testing.assert_allclose(np.linalg.det(rs), 1.0)
-    with pytest.raises(ValueError, match="zero-norm"):
-        cam.quaternion_to_matrix(np.zeros(4))
-
-
 def test_world_camera_round_trip_and_convention():
     c = cam.h36m_camera("S9", "55011271")
     rng = np.random.default_rng(4)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from movnect.camera import Intrinsics, project
+from movnect.rotations import cross
 from movnect.skeleton import bone_lengths
-from postprocess.kinematics import cross, forward_kinematics
+from postprocess.kinematics import forward_kinematics
 from postprocess.one_euro import VNECT_2D, VNECT_3D, OneEuroFilter, vnect_scale_2d, vnect_scale_3d
 from postprocess.skeleton_fit import FitConfig, SkeletonFitter, estimate_bone_lengths, fit_sequence
 from tests.postprocess.synthetic import CAMERA, SKELETON, accel_error, make_sequence, mpjpe

@@ -11,7 +11,7 @@ import pytest
 from pythonosc import dispatcher, osc_server
 from pythonosc.osc_bundle import OscBundle
 
-from postprocess.kinematics import axis_angle_to_matrix, quaternion_to_matrix
+from movnect.rotations import axis_angle_to_matrix, quaternion_to_matrix
 from postprocess.skeleton_fit import SkeletonFitter
 from postprocess.vmc import UNITY_BONES, VmcSender, camera_to_unity_position, camera_to_unity_quaternion
 from tests.postprocess.synthetic import CAMERA, SKELETON, make_sequence

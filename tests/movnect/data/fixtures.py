@@ -5,7 +5,7 @@ from pathlib import Path
 
 from movnect.data.h36m import PrepareOptions, prepare_h36m
 from movnect.data.synthetic import SynthConfig, write_release
-from movnect.data.synthetic_coco import CocoSynthConfig, write_coco
+from movnect.data.synthetic.coco import CocoSynthConfig, write_coco
 
 TINY = SynthConfig(subjects=("S1", "S9"), actions=("Walking", "Directions"), subactions=1, frames=20,
                    cameras=("54138969", "55011271"), image_size=400, seed=3)

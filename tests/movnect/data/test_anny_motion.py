@@ -8,7 +8,7 @@ from movnect.data.anny.joints import JointRegressor
 from movnect.data.anny.motion import (
     MOTIONS, _align, bone_segment, motion_tracks, open_region, perform, random_tracks, rest_corrections,
 )
-from movnect.data.synthetic_motion import LIMITS_DEG
+from movnect.data.synthetic.motion import LIMITS_DEG
 
 J = {n: i for i, n in enumerate(skeleton.JOINT_NAMES)}
 

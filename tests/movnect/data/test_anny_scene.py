@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from movnect.camera import project, quaternion_to_matrix, world_to_camera
+from movnect.camera import project, world_to_camera
 from movnect.data.anny.scene import (
     CAMERA_KINDS, look_at, matrix_to_quaternion, sample_camera, sample_light, sample_room,
 )
+from movnect.rotations import quaternion_to_matrix
 
 
 def test_matrix_quaternion_round_trip():

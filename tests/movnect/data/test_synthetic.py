@@ -9,11 +9,11 @@ import pytest
 
 from movnect import camera as cam
 from movnect import cli, skeleton
-from movnect.data import synthetic as syn
 from movnect.data.h36m_release import CAMERA_OVERRIDE, read_poses
-from movnect.data.synthetic_body import generate_motion
-from movnect.data.synthetic_coco import CocoSynthConfig, coco_keypoints, write_coco
-from movnect.data.synthetic_motion import CaptureRegion, sample_shape
+from movnect.data.synthetic import release as syn
+from movnect.data.synthetic.body import generate_motion
+from movnect.data.synthetic.coco import CocoSynthConfig, coco_keypoints, write_coco
+from movnect.data.synthetic.motion import CaptureRegion, sample_shape
 from movnect.skeleton import COCO_KEYPOINTS
 
 SMALL = syn.SynthConfig(subjects=("S5",), actions=("Greeting",), subactions=1, frames=6, cameras=("60457274",),

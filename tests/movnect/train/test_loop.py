@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 
 from movnect.codec import Codec, CodecConfig
 from movnect.models import ModelConfig, build_model
-from movnect.train import checkpoints as ck
+from movnect.train import resume as ck
 from movnect.train.config import ExperimentConfig, OptimizerConfig, ScheduleConfig, StageConfig, TrainConfig
 from movnect.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from movnect.train.loop import NonFiniteLossError, Trainer

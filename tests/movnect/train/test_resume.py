@@ -1,4 +1,4 @@
-"""Training checkpoints: RNG capture/restore, model-config checks, weights-only refusal."""
+"""Resuming (movnect.train.resume): RNG capture/restore, model-config checks, weights-only refusal."""
 from __future__ import annotations
 
 import random
@@ -11,7 +11,7 @@ import torch
 from movnect.checkpoint import CheckpointError, save_checkpoint
 from movnect.codec import Codec, CodecConfig
 from movnect.models import ModelConfig, build_model
-from movnect.train import checkpoints as ck
+from movnect.train import resume as ck
 
 
 def test_rng_round_trip() -> None:

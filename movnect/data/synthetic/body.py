@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from movnect.data.synthetic_motion import (
+from movnect.data.synthetic.motion import (
     BodyShape, CaptureRegion, Chair, Motion, _apply, _rot, action_style, angle_tracks,
 )
 

@@ -31,13 +31,13 @@ import numpy as np
 from movnect import atomic
 from movnect import camera as cam
 from movnect.data.h36m_release import ACTIONS
-from movnect.data.synthetic import synth_cameras
-from movnect.data.synthetic_body import generate_motion
-from movnect.data.synthetic_motion import BodyShape, CaptureRegion, Motion, sample_shape
-from movnect.data.synthetic_render import (
+from movnect.data.synthetic.body import generate_motion
+from movnect.data.synthetic.motion import BodyShape, CaptureRegion, Motion, sample_shape
+from movnect.data.synthetic.release import synth_cameras
+from movnect.data.synthetic.render import (
     FACE_OFFSETS, camera_center, faces_camera, head_center, render_person, sample_appearance,
 )
-from movnect.data.synthetic_scene import render_background, sample_scene
+from movnect.data.synthetic.scene import h36m_region, room_background
 from movnect.skeleton import COCO_KEYPOINTS
 
 # COCO keypoint -> release (32-joint) index, for the keypoints that are skeleton joints.
@@ -103,6 +103,8 @@ def coco_keypoints(motion: Motion, frame: int, shape: BodyShape, camera: cam.Cam
 
 
 def _person(rng: np.random.Generator, region: CaptureRegion):
+    # shape, action, motion, then clothes: not scene.sample_actor's order (shape, clothes), which
+    # would change every image of a seed
     shape = sample_shape(rng)
     action = ACTIONS[int(rng.integers(0, len(ACTIONS)))]
     motion = generate_motion(action, shape, region, 40, rng)
@@ -129,17 +131,17 @@ def write_coco(out: str | Path, cfg: CocoSynthConfig = CocoSynthConfig(),
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "annotations").mkdir(parents=True, exist_ok=True)
-    subjects, cam_ids = cam.h36m_subjects(), cam.h36m_camera_ids()
+    subjects = cam.h36m_subjects()
     regions: dict[str, CaptureRegion] = {}
     images, annotations, t0 = [], [], time.perf_counter()
     for k in range(cfg.images):
         rng = np.random.default_rng([cfg.seed, k, 7])
         subject = subjects[int(rng.integers(0, len(subjects)))]
         if subject not in regions:
-            regions[subject] = CaptureRegion([cam.h36m_camera(subject, c) for c in cam_ids])
+            regions[subject] = h36m_region(subject)
         region = regions[subject]
-        camera = synth_cameras(subject, (cam_ids[int(rng.integers(0, 4))],), cfg.image_size)[0]
-        image = render_background(sample_scene(rng, tuple(region.center)), camera)
+        camera = synth_cameras(subject, (cam.h36m_camera_ids()[int(rng.integers(0, 4))],), cfg.image_size)[0]
+        image = room_background(rng, region, camera)
         people = [_person(rng, region)]
         if rng.uniform() < cfg.second_person_prob:
             other = _person(rng, region)

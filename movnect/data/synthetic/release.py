@@ -34,12 +34,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from movnect import atomic
 from movnect import camera as cam
 from movnect.data.h36m_release import ACTIONS, CAMERA_OVERRIDE, camera_facts, damaged_take, subaction_table
-from movnect.data.synthetic_body import generate_motion
-from movnect.data.synthetic_motion import CaptureRegion, sample_shape
-from movnect.data.synthetic_render import render_person, sample_appearance
-from movnect.data.synthetic_scene import render_background, sample_scene
+from movnect.data.synthetic.body import generate_motion
+from movnect.data.synthetic.motion import Motion
+from movnect.data.synthetic.room import render_background, sample_scene
+from movnect.data.synthetic.scene import h36m_region, render_frame, sample_actor
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,10 @@ class _Subject:
 
     def __init__(self, subject: str, cfg: SynthConfig) -> None:
         rng = np.random.default_rng([cfg.seed, _number(subject), 1])
-        self.shape = sample_shape(rng)
-        self.look = sample_appearance(rng)
+        self.actor = sample_actor(rng)
         self.cameras = synth_cameras(subject, cfg.cameras, cfg.image_size)
-        full = [cam.h36m_camera(subject, c) for c in cam.h36m_camera_ids()]
-        self.region = CaptureRegion(full)
-        self.scene = sample_scene(rng, tuple(self.region.center))
+        self.region = h36m_region(subject)  # the subject's four real views, whatever cfg.cameras holds
+        self.scene = sample_scene(rng, tuple(self.region.center))  # one room, drawn per camera below
         self._bg: dict[str, np.ndarray] = {}
 
     def background(self, camera: cam.Camera) -> np.ndarray:
@@ -169,7 +168,7 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
             for take in range(cfg.subactions):
                 stem = file_action_name(subject, action, take)
                 rng = np.random.default_rng([cfg.seed, _number(subject), 2, ACTIONS.index(action), take])
-                motion = generate_motion(action, subj.shape, subj.region, cfg.frames, rng)
+                motion = generate_motion(action, subj.actor.shape, subj.region, cfg.frames, rng)
                 damaged = damaged_take(subject, stem) if cfg.release_quirks else None
                 mocap = motion.joints
                 if damaged is not None and damaged.cameras is None:  # mocap about half the video
@@ -188,13 +187,13 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
                     if progress:
                         progress(f"{subject}/{stem}.{camera.name}", done, total)
     if cfg.image_size != 1000:
-        (out / CAMERA_OVERRIDE).write_text(json.dumps(camera_facts(override), indent=1))
+        atomic.write_text(out / CAMERA_OVERRIDE, json.dumps(camera_facts(override), indent=1))
     seconds = time.perf_counter() - t0
     return {"out": str(out), "videos": total, "frames": frames, "seconds": seconds,
             "frames_per_s": frames / max(render_s, 1e-9)}
 
 
-def write_video(path: Path, subj: _Subject, motion, camera: cam.Camera) -> None:
+def write_video(path: Path, subj: _Subject, motion: Motion, camera: cam.Camera) -> None:
     """Render every frame of `motion` through `camera` into an mp4v video at 50 fps."""
     w, h = camera.intrinsics.width, camera.intrinsics.height
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 50.0, (w, h))
@@ -203,8 +202,6 @@ def write_video(path: Path, subj: _Subject, motion, camera: cam.Camera) -> None:
     bg = subj.background(camera)
     try:
         for k in range(motion.joints.shape[0]):
-            img = bg.copy()
-            render_person(img, motion, k, subj.shape, subj.look, camera)
-            writer.write(img)
+            writer.write(render_frame(bg, subj.actor, motion, k, camera))
     finally:
         writer.release()

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from movnect.camera import Camera, project, world_to_camera
-from movnect.data.synthetic_motion import BodyShape, Chair, Motion
+from movnect.data.synthetic.motion import BodyShape, Chair, Motion
 
 Color = tuple[float, float, float]  # BGR
 _SHIFT = 4                          # fixed-point bits for sub-pixel OpenCV drawing

@@ -1,4 +1,5 @@
-"""Full training state on top of movnect.checkpoint (which owns the file format and weights).
+"""Resuming a run: the full training state on top of movnect.checkpoint (which owns the file format
+and the weights; this module owns where training resumes, RNG states and the resume checks).
 
 A training checkpoint is a regular movnect checkpoint (so `movnect eval`, `predict` and export
 read it like any other) whose `extra` holds:
