@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test test-fast lint demo bench clean
 
 venv: $(STAMP)
 
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m movnect fetch-assets all
 	touch $(STAMP)
 
+# The full suite: the README's and CI's command (.ci/run).
 test: venv
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
+
+# The fast lane while editing: everything but the tests marked `slow` (end-to-end training runs,
+# two-process DDP, exports and conversions, subprocess signal tests; pyproject.toml markers).
+test-fast: venv
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS) tests
 
 # Ruff (rules in pyproject.toml) and mypy on the declared subset (pyproject.toml [tool.mypy]).
 lint: venv

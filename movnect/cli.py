@@ -132,6 +132,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from movnect.train.run import run_training
 
     stop, bars = [], {}
+    shown = {"loss": "-"}  # the loss at the last log interval
     show = not args.no_progress and os.environ.get("RANK", "0") == "0"
 
     def on_step(r) -> None:  # r: movnect.train.loop.StepReport; one bar per stage
@@ -142,7 +143,9 @@ def _run_train(args: argparse.Namespace) -> int:
             bars[r.stage] = tqdm(total=total, initial=r.epoch * r.batches + r.batch - 1, desc=r.stage, unit="step")
         if show:
             bars[r.stage].update(1)
-            bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", lr=f"{r.lr:.2e}", refresh=False)
+            if r.synced:  # the loss of the other steps is read only at a log interval: no per-step GPU sync
+                shown["loss"] = f"{r.loss:.4g}"
+            bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=shown["loss"], lr=f"{r.lr:.2e}", refresh=False)
 
     try:
         with interrupt_signals(stop_handler(stop)):
@@ -190,6 +193,7 @@ def _run_distill(args: argparse.Namespace) -> int:
         return 0
 
     stop, bars = [], {}
+    shown = {"loss": "-"}  # the loss at the last log interval
     show = not args.no_progress and os.environ.get("RANK", "0") == "0"
 
     def on_step(r) -> None:  # r: movnect.train.loop.StepReport; one bar per stage
@@ -200,7 +204,9 @@ def _run_distill(args: argparse.Namespace) -> int:
                                  desc=r.stage, unit="step")
         if show:
             bars[r.stage].update(1)
-            bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=f"{r.loss:.4g}", refresh=False)
+            if r.synced:  # the loss of the other steps is read only at a log interval: no per-step GPU sync
+                shown["loss"] = f"{r.loss:.4g}"
+            bars[r.stage].set_postfix(epoch=r.epoch + 1, loss=shown["loss"], refresh=False)
 
     try:
         with interrupt_signals(stop_handler(stop)):

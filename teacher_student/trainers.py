@@ -1,8 +1,10 @@
 """Distillation trainers plugged into the training loop (movnect.train.loop.Trainer).
 
-Each trainer overrides the loop's hooks only (train_module, forward, compute_loss,
-trainer_state / load_trainer_state, on_stage_start) and inherits the rest: stages, optimiser
-and schedule, AMP, clipping, DDP, checkpoints and exact resume, logging, validation.
+Each trainer overrides the loop's hooks only (train_module, compute_loss, trainer_state /
+load_trainer_state, on_stage_start) and inherits the rest: stages, optimiser and schedule,
+AMP, clipping, DDP (the loop wraps train_module() afresh at every stage start, so DWPose's
+stage 2, which trains another module with a frozen backbone, gets its own wrapper),
+checkpoints and exact resume, logging, validation.
 
   MimicryTrainer   MoVNect / FPD: teacher-blended heatmap and location-map losses
   DWPoseTrainer    stage 1 (feature + logit + location distillation, r(t) decay) in every
@@ -124,21 +126,7 @@ def _bones_term(trainer: Trainer, out: PoseOutput, batch: dict[str, Tensor]) -> 
     return masked_vector_loss(out.bones.float(), target, batch["heatmaps"], batch["has3d"])
 
 
-class _DistillTrainer(Trainer):
-    """Shared plumbing: forward through the (possibly DDP-wrapped) train module, and a DDP
-    wrapper rebuilt when a stage changes the train module (DWPose stage 2)."""
-
-    def forward(self, images: Tensor) -> Any:  # type: ignore[override]
-        return (self._wrapped or self.train_module())(images)
-
-    def _rewrap(self) -> None:
-        if self.env.distributed:
-            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            module = self.train_module().to(self.env.device)
-            self._wrapped = nn.parallel.DistributedDataParallel(module, device_ids=ids)
-
-
-class MimicryTrainer(_DistillTrainer):
+class MimicryTrainer(Trainer):
     """L = w_hm L_HM + w_loc L_LM (+ supervised bones), stage.loss weights; see losses.py."""
 
     def __init__(self, model: nn.Module, model_config: ModelConfig, codec: Codec, experiment: ExperimentConfig,
@@ -166,7 +154,7 @@ class MimicryTrainer(_DistillTrainer):
         return _terms(total, parts)
 
 
-class DWPoseTrainer(_DistillTrainer):
+class DWPoseTrainer(Trainer):
     """DWPose stage 1 and stage 2 (teacher_student.dwpose) over the experiment's stages."""
 
     def __init__(self, model: nn.Module, model_config: ModelConfig, codec: Codec, experiment: ExperimentConfig,
@@ -196,7 +184,6 @@ class DWPoseTrainer(_DistillTrainer):
                 self.reference = dw.frozen_copy(self.model)
                 dw.reset_head(self.model, self.model_config, seed=self.cfg.seed + 1000 + index)
             dw.freeze_backbone(self.model, self.model_config)
-        self._rewrap()
 
     def distill_epoch(self) -> tuple[int, int]:
         """(t, t_max) of DWPose's decay r(t): t = 1-based epoch counted over ALL stage-1 stages
@@ -253,7 +240,7 @@ class DWPoseTrainer(_DistillTrainer):
             self.reference.load_state_dict(state["stage1_model"])
 
 
-class OKDHPTrainer(_DistillTrainer):
+class OKDHPTrainer(Trainer):
     """OKDHP: L = sum_b L_GT(b) + L_GT(ens) + kd_w ramp(t) sum_b [D(H_b, H_ens) + w_loc L_loc(b, ens)].
 
     `net` is trained; `self.model` (what the loop validates and saves) is a parameter-sharing
@@ -271,10 +258,6 @@ class OKDHPTrainer(_DistillTrainer):
 
     def train_module(self) -> nn.Module:
         return self.net
-
-    def on_stage_start(self, index: int) -> None:
-        super().on_stage_start(index)
-        self._rewrap()
 
     def compute_loss(self, batch: dict[str, Tensor]) -> LossTerms:
         self.net.train()  # the loop toggles self.model (one branch) only

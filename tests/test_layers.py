@@ -132,3 +132,15 @@ def test_the_checker_sees_upward_imports_and_cycles(tmp_path):
     assert layer_of("movnect.estimator") < layer_of("mobile_export.runtime") < layer_of("movnect.demo")
     with pytest.raises(KeyError, match="in no declared layer"):
         layer_of("movnect.brand_new_module")
+
+
+def test_the_docs_name_every_module_of_the_layer_table():
+    """docs/architecture.md (its table) and docs/layers.svg (its picture) list what LAYERS holds."""
+    table = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    picture = (ROOT / "docs" / "layers.svg").read_text(encoding="utf-8")
+    for name, prefixes in LAYERS:
+        assert name in picture, name
+        for prefix in prefixes:
+            short = prefix.rsplit(".", 1)[-1]
+            assert f"`{short}" in table or f"{short}/" in table, f"docs/architecture.md does not name {prefix}"
+            assert short in picture, f"docs/layers.svg does not name {prefix}"

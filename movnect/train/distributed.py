@@ -85,6 +85,20 @@ def average_buffers(module: torch.nn.Module, env: DistEnv) -> None:
             buf.data /= env.world_size
 
 
+def wrap_ddp(module: torch.nn.Module, env: DistEnv) -> torch.nn.Module:
+    """`module` on the process's device, inside DistributedDataParallel in a distributed run
+    (device_ids: the process's GPU on CUDA, none on CPU) and as it is in a single process.
+
+    DDP records at construction which parameters require gradients, so a module whose set of
+    trainable parameters changes (a frozen backbone) needs a new wrapper.
+    """
+    module = module.to(env.device)
+    if not env.distributed:
+        return module
+    ids = [env.device.index] if env.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+
 def barrier(env: DistEnv) -> None:
     if env.distributed:
         dist.barrier()

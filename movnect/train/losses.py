@@ -15,6 +15,7 @@ Location and bone targets are in the codec's location unit (`location_scale_mm`)
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -66,6 +67,13 @@ def masked_vector_loss(pred: Tensor, target: Tensor, heat_gt: Tensor, has3d: Ten
     return (per_map * has3d[:, None]).sum() / (b * j)
 
 
+@functools.lru_cache(maxsize=8)
+def _parent_index(device: torch.device) -> Tensor:
+    """skeleton.PARENTS (the root its own parent) as an index on `device`, made once per device:
+    building it from a list at every step would be a blocking host-to-device copy."""
+    return torch.tensor([max(p, 0) for p in skeleton.PARENTS], device=device)
+
+
 def bone_targets(joints3d: Tensor, codec: Codec) -> Tensor:
     """Parent-relative bone-vector maps.
 
@@ -76,8 +84,7 @@ def bone_targets(joints3d: Tensor, codec: Codec) -> Tensor:
     """
     if joints3d.ndim != 3 or joints3d.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise ValueError(f"bone_targets: expected (B, {skeleton.NUM_JOINTS}, 3), got {tuple(joints3d.shape)}")
-    parents = torch.tensor([max(p, 0) for p in skeleton.PARENTS], device=joints3d.device)
-    bones = joints3d - joints3d[:, parents]  # root minus itself = 0
+    bones = joints3d - joints3d[:, _parent_index(joints3d.device)]  # root minus itself = 0
     return codec.encode_locations(bones)
 
 

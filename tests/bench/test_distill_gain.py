@@ -65,6 +65,7 @@ def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return h5
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_the_paired_report(tiny_h5: Path, tmp_path: Path, monkeypatch) -> None:
     import distill_gain
     import distill_runs

@@ -21,6 +21,7 @@ def test_spec_names_shapes_metadata(exports):
     assert "cast" in op_types(load_program(res.path))  # fp16 compute: casts around the graph
 
 
+@pytest.mark.slow
 def test_int8_decoded_tensor_input(exports):
     res = exports("coreml_int8_decode")
     spec = read_coreml_spec(res.path)

@@ -63,6 +63,7 @@ def test_missing_toolchain_names_what_to_install(capsys, monkeypatch, ckpt, tmp_
     assert code == 2 and f"'{dist}'" in err and "pip install" in err and "[export]" in err
 
 
+@pytest.mark.slow
 def test_cli_onnx_decoded_other_size_verified(capsys, ckpt, tmp_path):
     code, out, err = run(capsys, "export", "--checkpoint", ckpt, "--format", "onnx", "--out", tmp_path / "m.onnx",
                          "--decode", "--input-size", 96, "--verify", "--json")
@@ -74,6 +75,7 @@ def test_cli_onnx_decoded_other_size_verified(capsys, ckpt, tmp_path):
     assert meta["source"] == "tiny.pt" and doc["bytes"] == (tmp_path / "m.onnx").stat().st_size
 
 
+@pytest.mark.slow
 def test_full_int8_from_an_image_folder(monkeypatch, exports, trained, ckpt, frames, tmp_path):
     """The checkpoint -> calibration frames -> quantize -> metadata path, with the (slow, already
     tested) litert-torch conversion replaced by the session's float model."""

@@ -78,6 +78,7 @@ def test_unsupported_op_is_named():
         _run(lambda x: mb.sin(x=x), (3,))
 
 
+@pytest.mark.slow
 def test_exported_programs_match_pytorch(exports, trained, frames):
     model, _cfg, codec = trained
     fp16 = verify_export(exports("coreml").path, model, codec, frames, "fp16")

@@ -33,6 +33,7 @@ def test_runtime_parity(exports, frames, reference):
         run(frames[:1])
 
 
+@pytest.mark.slow
 def test_in_graph_decoding_equals_python_decoder(exports, frames, reference):
     run = OnnxRunner(exports("onnx_decode").path)
     assert sorted(run.output_names) == ["confidence", "joints2d", "joints3d"]

@@ -10,6 +10,7 @@ from movnect.estimator import TorchEstimator, load_estimator
 from mobile_export.runtime import format_of, load_exported
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["onnx", "tflite", "onnx_decode", "tflite_decode"])
 def test_matches_torch_estimator(exports, trained, frames, name):
     model, _cfg, codec = trained
@@ -45,6 +46,7 @@ def test_errors():
         format_of("model.pb")
 
 
+@pytest.mark.slow
 def test_predict_cli_on_exported_model(capsys, exports, tmp_path):
     img = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "a.png"), img)

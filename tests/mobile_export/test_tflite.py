@@ -14,6 +14,9 @@ from mobile_export.tflite import (
 )
 from mobile_export.verify import verify_export
 
+# every test here converts the model to TFLite (tens of seconds per variant): make test only
+pytestmark = pytest.mark.slow
+
 
 def _float_model(exports, name="tflite"):
     return exports(name).path.read_bytes()

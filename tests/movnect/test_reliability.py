@@ -272,6 +272,7 @@ def test_unresolvable_vmc_host_fails_before_any_frame(files, tmp_path, capsys) -
 
 # ---- 5. outputs replaced whole or not at all ----------------------------------------------------
 
+@pytest.mark.slow
 def test_export_over_an_existing_model_on_a_full_disk_keeps_the_old_one(files, tmp_path, capsys, monkeypatch) -> None:
     import os
 
@@ -453,6 +454,7 @@ def _long_video(path: Path, frames: int = 400) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig_name", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_of_predict_write_the_frames_so_far(sig_name, files, tmp_path) -> None:
     import json
@@ -469,6 +471,7 @@ def test_sigterm_and_sighup_of_predict_write_the_frames_so_far(sig_name, files, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "ready", "v.avi"]  # no stray .tmp
 
 
+@pytest.mark.slow
 def test_sigterm_of_demo_leaves_finalised_outputs(files, tmp_path) -> None:
     import json
     import signal
@@ -493,6 +496,7 @@ def test_sigterm_of_demo_leaves_finalised_outputs(files, tmp_path) -> None:
         assert int(motion[0].split()[1]) == len([x for x in motion[2:] if x.strip()])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig_name", ["SIGINT", "SIGTERM"])
 def test_train_stops_saves_and_exits_130(sig_name, files, tmp_path) -> None:
     import signal
@@ -551,6 +555,7 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_full_disk_keeps_old_outputs_whole(files, small_disk, tmp_path, capsys) -> None:
     import json
 

@@ -291,6 +291,7 @@ def _ddp_worker(rank: int, port: int, teacher: str, out: str) -> None:
         teardown_distributed()
 
 
+@pytest.mark.slow
 def test_two_process_gloo_runs_keep_replicas_identical(tmp_path: Path, teacher_path: Path) -> None:
     mp.spawn(_ddp_worker, args=(_free_port(), str(teacher_path), str(tmp_path)), nprocs=2, join=True)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=False)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from movnect.models import ModelConfig, PoseOutput, build_model, count_parameters
+from movnect.models import MODEL_NAMES, ModelConfig, PoseOutput, build_model, count_parameters
 from movnect.models.profile import count_macs, model_summary
 
 
@@ -81,7 +81,7 @@ def test_model_summary_reports_every_field():
     json.dumps(s)  # JSON-ready
 
 
-@pytest.mark.parametrize("name", ["movnect", "litepose"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_summary_of_real_models_via_the_cli(name, capsys):
     from movnect.cli import main
 

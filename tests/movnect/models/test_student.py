@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from movnect.models import PoseOutput, count_parameters
+from movnect.models import count_parameters
 from movnect.models.profile import count_macs
 from movnect.models.student import LitePoseStudent, MoVNect, bone_length_l1
 
@@ -14,40 +14,14 @@ def tiny(cls):
     return cls(num_joints=17, width=0.25)
 
 
+# shapes, gradients, export parity and input errors of every registered model: test_models.py
+
+
 @pytest.mark.parametrize("cls", STUDENTS)
-@pytest.mark.parametrize("width", [0.25, 1.0])
-def test_output_shapes_at_two_input_sizes(cls, width):
-    model = cls(num_joints=6, width=width).eval()
+def test_full_width_students_keep_the_output_shapes(cls):
     with torch.no_grad():
-        for h, w in ((64, 64), (96, 128)):
-            out = model(torch.randn(2, 3, h, w))
-            assert isinstance(out, PoseOutput)
-            assert out.maps.shape == (2, 24, h // 8, w // 8)
-            assert out.bones.shape == (2, 18, h // 8, w // 8)
-            assert out.feature.shape[0] == 2 and out.feature.shape[2:] == (h // 16, w // 16)
-            assert all(torch.isfinite(t).all() for t in out)
-
-
-@pytest.mark.parametrize("cls", STUDENTS)
-def test_every_parameter_receives_a_gradient(cls):
-    model = tiny(cls).train()
-    out = model(torch.randn(2, 3, 64, 64))
-    sum(t.square().mean() for t in out).backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
-
-
-@pytest.mark.parametrize("cls", STUDENTS)
-def test_export_matches_eager(cls):
-    model = tiny(cls).eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        eager = model(x)
-        exported = torch.export.export(model, (x,)).module()(x)
-    for a, b in zip(eager, exported):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        out = cls(num_joints=6, width=1.0).eval()(torch.randn(1, 3, 64, 64))
+    assert out.maps.shape == (1, 24, 8, 8) and out.bones.shape == (1, 18, 8, 8)
 
 
 def test_movnect_parameter_count_near_the_paper():
@@ -146,5 +120,3 @@ def test_bad_arguments_and_inputs(cls):
         cls(0)
     with pytest.raises(ValueError, match="width"):
         cls(17, width=0.0)
-    with pytest.raises(ValueError, match=r"\(1, 1, 64, 64\)"):
-        tiny(cls)(torch.zeros(1, 1, 64, 64))

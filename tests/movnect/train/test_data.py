@@ -46,6 +46,7 @@ def test_source_weights_are_checked():
         StageConfig(sources=("h36m",), source_weights=(0.0,))
 
 
+@pytest.mark.slow
 def test_pseudo_labels_mixed_with_synthetic_rows(tmp_path: Path, tiny_data: list[str]) -> None:
     labels = tmp_path / "labels.h5"
     label_inputs([_clip(tmp_path / "clip.mp4", frames=8)], labels,

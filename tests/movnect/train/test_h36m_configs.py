@@ -61,6 +61,7 @@ def test_config_validates_on_a_held_out_training_subject(config: str) -> None:
     assert exp.data.h36m == "data/h36m_train.h5" and exp.data.val_frame_step % exp.data.train_frame_step == 0
 
 
+@pytest.mark.slow
 def test_every_h36m_config_runs_as_documented(tmp_path: Path, prepared: dict[str, Path],
                                              capsys: pytest.CaptureFixture[str]) -> None:
     teacher = tmp_path / "teacher_h36m"

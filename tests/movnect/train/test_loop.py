@@ -1,7 +1,9 @@
 """Training loop on an in-memory toy dataset: exact resume at a stage boundary, NaN guard,
-model-config check, DDP replicas over gloo (learning on real data: test_run.py)."""
+host syncs only at sync points, model-config check, DDP replicas over gloo (learning on real
+data: test_run.py)."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -17,6 +19,7 @@ from movnect.train.config import ExperimentConfig, OptimizerConfig, ScheduleConf
 from movnect.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from movnect.train.loop import NonFiniteLossError, Trainer
 from movnect.train.losses import LossTerms
+from tests.movnect.train.syncs import MarkingTrainer, counted
 from tests.movnect.train.toy_data import ToyPoseDataset
 
 CPU = DistEnv(0, 1, 0, torch.device("cpu"))
@@ -104,6 +107,80 @@ def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path: P
     assert all(torch.isfinite(v).all() for v in raw["model"].values() if v.is_floating_point())
 
 
+class _NaNAtStep5(Trainer):
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> LossTerms:
+        terms = super().compute_loss(batch)
+        if self.step == 4:  # the 5th step, between two sync points
+            terms = LossTerms(terms.total * float("nan"), {**terms.parts, "total": terms.total * float("nan")})
+        return terms
+
+
+def test_nan_between_sync_points_is_caught_at_the_next_one_before_any_write(tmp_path: Path) -> None:
+    """Steps do not wait for the NaN guard: a NaN at step 5 is found at the log interval of
+    step 8, named as step 5, and nothing from steps 5-8 is logged or saved."""
+    exp = _exp(epochs2d=1, epochs3d=2, batch=4, log_every=4, ckpt_every=0)
+    torch.manual_seed(0)
+    tr = _NaNAtStep5(build_model(exp.model), exp.model, CODEC, exp, tmp_path, CPU)
+    seen: list[int] = []
+    with pytest.raises(NonFiniteLossError) as info:
+        tr.fit(_sets(), None, on_step=lambda r: seen.append(r.step))
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("loss is not finite at stage 'main3d' epoch 0 batch 0 (step 5; ")
+    assert "noticed at step 8" in msg and str(tmp_path / "checkpoints" / "last.pt") in msg
+    assert seen == [1, 2, 3, 4, 5, 6, 7]  # step 8's report never came: it raised at its log interval
+    raw = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
+    assert raw["extra"]["position"]["step"] == 4  # the 2D stage's end, before the NaN
+    assert all(torch.isfinite(v).all() for v in raw["model"].values() if v.is_floating_point())
+    logged = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert logged == [4]
+
+
+class _InfGradientAtStep3(Trainer):
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> LossTerms:
+        terms = super().compute_loss(batch)
+        if self.step == 2:  # + sqrt(w - w): adds 0 to the loss, an infinite gradient to w
+            w = next(self.model.parameters()).flatten()[0]
+            total = terms.total + torch.sqrt(w - w.detach())
+            terms = LossTerms(total, {**terms.parts, "total": total.detach()})
+        return terms
+
+
+def test_non_finite_gradient_norm_is_named_at_the_next_sync_point(tmp_path: Path) -> None:
+    exp = _exp(epochs2d=1, epochs3d=1, batch=4, log_every=2, grad_clip=1.0)
+    torch.manual_seed(0)
+    tr = _InfGradientAtStep3(build_model(exp.model), exp.model, CODEC, exp, tmp_path, CPU)
+    with pytest.raises(NonFiniteLossError, match=r"^gradient norm is not finite at stage 'pre2d' epoch 0 "
+                                                 r"batch 2 \(step 3; .*noticed at step 4\); run stopped, "
+                                                 r"no checkpoint was written yet$"):
+        tr.fit(_sets(), None)
+
+
+def test_steps_between_sync_points_make_no_host_sync(tmp_path: Path) -> None:
+    """Every host read (.item(), float(), bool(), .tolist(), ...) and collective the project's
+    code makes, counted per step on CPU: only the steps that end a log interval (4, 8, 12), write
+    a checkpoint (3, 9: ckpt_every) or end an epoch (6, 12) have any; should_stop, gradient
+    clipping and the per-step report cost none."""
+    exp = ExperimentConfig(
+        model=ModelConfig(name="movnect", width=0.35), codec=CODEC.config,
+        train=TrainConfig(workers=0, log_every=4, ckpt_every=3, grad_clip=1.0, image_panels=0),
+        stages=(StageConfig(name="main3d", kind="3d", epochs=2, batch_size=4, optimizer=OptimizerConfig(lr=1e-3),
+                            schedule=ScheduleConfig(warmup_steps=2)),),
+    )
+    reports = []
+    with counted() as calls:
+        torch.manual_seed(0)
+        tr = MarkingTrainer(build_model(exp.model), exp.model, CODEC, exp, tmp_path, CPU, calls=calls)
+        tr.fit([ToyPoseDataset(24, CODEC, augment=True)], None, on_step=reports.append, should_stop=lambda: False)
+    per_step = tr.per_step()
+    assert sorted(per_step) == list(range(1, 13))
+    quiet = {step: found for step, found in per_step.items() if step not in (3, 4, 6, 8, 9, 12)}
+    assert quiet == {step: [] for step in (1, 2, 5, 7, 10, 11)}
+    assert all(per_step[step] for step in (3, 4, 6, 8, 9, 12))  # the counter does see the sync points
+    assert [r.step for r in reports if r.synced] == [4, 8, 12]
+    assert all(r.total.ndim == 0 and isinstance(r.loss, float) for r in reports)
+
+
 def test_resume_rejects_checkpoint_of_another_model(tmp_path: Path) -> None:
     exp = _exp(epochs2d=1, epochs3d=1, steps=1)
     _trainer(exp, tmp_path).fit(_sets(), None)
@@ -126,13 +203,18 @@ def _ddp_worker(rank: int, port: int, run_dir: str, out: str) -> None:
     env = setup_distributed("cpu")
     try:
         exp = _exp(epochs2d=1, epochs3d=2, batch=4)
-        tr = _trainer(exp, Path(run_dir), init_seed=rank, env=env)  # DDP broadcasts rank 0's weights
-        summary = tr.fit(_sets(), ToyPoseDataset(10, CODEC, seed=1))
-        torch.save({"state": tr.model.state_dict(), "summary": summary}, f"{out}/rank{rank}.pt")
+        with counted(host_reads=False) as calls:
+            torch.manual_seed(rank)  # different initial weights: DDP broadcasts rank 0's
+            tr = MarkingTrainer(build_model(exp.model), exp.model, CODEC, exp, Path(run_dir), env, calls=calls)
+            summary = tr.fit(_sets(), ToyPoseDataset(10, CODEC, seed=1), should_stop=lambda: False)
+        collectives = {step: len(found) for step, found in tr.per_step().items()}
+        torch.save({"state": tr.model.state_dict(), "summary": summary, "collectives": collectives},
+                   f"{out}/rank{rank}.pt")
     finally:
         teardown_distributed()
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run(tmp_path: Path) -> None:
     mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path / "run"), str(tmp_path)), nprocs=2, join=True)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
@@ -144,3 +226,7 @@ def test_two_process_gloo_run(tmp_path: Path) -> None:
     assert h0 == h1 and h0[-1]["val/samples"] == 10  # shards summed over both processes
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)
     assert ckpt["extra"]["world_size"] == 2
+    # the loop's own collectives (NaN guard, stop request, buffers, RNG, validation): none inside
+    # an epoch's first step (2 steps per epoch, log_every 2), some at every log interval / epoch end
+    for r in (r0, r1):
+        assert [r["collectives"][s] > 0 for s in range(1, 7)] == [False, True] * 3

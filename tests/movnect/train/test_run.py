@@ -23,6 +23,7 @@ def _sets(values: list[str]) -> list[str]:
     return [x for v in values for x in ("--set", v)]
 
 
+@pytest.mark.slow
 def test_student_learns_on_a_synthetic_release(tmp_path: Path, small_h5: Path) -> None:
     over = [f"data.h36m={small_h5}", "data.train_frame_step=2", "data.val_frame_step=2",
             "train.val_max_samples=48", "train.log_every=5", "train.ckpt_every=0", "train.image_panels=0",
@@ -57,6 +58,7 @@ def test_cli_run_folder_and_resolved_config(tmp_path: Path, tiny_data: list[str]
     assert {"val/mpjpe", "val/pa_mpjpe", "val/err2d_px"} <= set(summary["metrics"])
 
 
+@pytest.mark.slow
 def test_resume_with_workers_reproduces_uninterrupted_run(tmp_path: Path, tiny_data: list[str]) -> None:
     run_training(TINY_CONFIG, tiny_data, out=tmp_path / "full")
     steps = {"n": 0}
@@ -78,6 +80,7 @@ def test_resume_with_workers_reproduces_uninterrupted_run(tmp_path: Path, tiny_d
     assert b["extra"]["scheduler"]["_last_lr"] == a["extra"]["scheduler"]["_last_lr"]
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes(tmp_path: Path, tiny_data: list[str]) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun is not None
