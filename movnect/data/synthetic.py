@@ -22,6 +22,11 @@ c' = s (c + 0.5) - 0.5, height rounded to even for the codec) and write those ca
 
 Everything is deterministic for a seed: subject look and room depend on (seed, subject), each
 take's motion on (seed, subject, action, take), independent of what else is generated.
+
+The tree itself (names, damaged takes, camera override, summary) is written by
+`write_release_tree` from any `ReleaseSource`: the stick-figure renderer here, Anny bodies in
+movnect.data.anny.release. `write_camera_poses` adds the release's per-camera pose files
+(D3_Positions_mono, D2_Positions); the stick release does not write them.
 """
 from __future__ import annotations
 
