@@ -341,9 +341,13 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render training data: Anny people straight into HDF5 (--renderer anny), "
                                       "or a stick-figure release in the Human3.6M layout (and a COCO-format 2D set)")
     p.add_argument("--renderer", default="stick", choices=("stick", "anny"),
-                   help="stick: the stick-figure release (default); anny: realistic bodies into one HDF5 file")
-    p.add_argument("--out", required=True, help="stick: output folder (release tree; COCO set in <out>/coco); "
-                                                "anny: the HDF5 file to write")
+                   help="stick: the stick-figure release (default); anny: realistic bodies into one HDF5 file, "
+                        "or a release tree with --layout release")
+    p.add_argument("--layout", default=None, choices=("h5", "release"),
+                   help="anny: h5 (default: training rows straight into one HDF5 file) or release (the official "
+                        "Human3.6M layout, CDF + MP4 per camera, read by prepare-h36m); stick: release only")
+    p.add_argument("--out", required=True, help="stick or --layout release: output folder (release tree; COCO set "
+                                                "in <out>/coco); anny: the HDF5 file to write")
     p.add_argument("--rows", type=int, default=1000, help="anny: training rows (crops) to render")
     p.add_argument("--workers", type=int, default=1, help="anny: worker processes")
     p.add_argument("--crop-size", type=int, default=256, help="anny: crop side in pixels")
@@ -351,12 +355,12 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--msaa", type=int, default=4, choices=(0, 2, 4),
                    help="anny: anti-aliasing samples (0 = off, about twice the rows per second)")
     p.add_argument("--overwrite", action="store_true", help="anny: replace an existing output file")
-    p.add_argument("--subjects", default="S1,S9", help="comma-separated subjects (default S1,S9)")
-    p.add_argument("--actions", default="Walking,Sitting", help="comma-separated canonical actions")
-    p.add_argument("--subactions", type=int, default=2, help="takes per action (1-3)")
-    p.add_argument("--frames", type=int, default=200, help="frames per take (50 fps)")
-    p.add_argument("--cameras", default=None, help="comma-separated camera ids (default: all four)")
-    p.add_argument("--image-size", type=int, default=1000, help="video width in pixels (1000 = real cameras)")
+    p.add_argument("--subjects", default="S1,S9", help="release: comma-separated subjects (default S1,S9)")
+    p.add_argument("--actions", default="Walking,Sitting", help="release: comma-separated canonical actions")
+    p.add_argument("--subactions", type=int, default=2, help="release: takes per action (1-3)")
+    p.add_argument("--frames", type=int, default=200, help="release: frames per take (50 fps)")
+    p.add_argument("--cameras", default=None, help="release: comma-separated camera ids (default: all four)")
+    p.add_argument("--image-size", type=int, default=1000, help="release: video width in pixels (1000 = real cameras)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--coco", type=int, default=0, metavar="N_IMAGES", help="also write N images of COCO-format keypoints")
     p.add_argument("--coco-size", type=int, default=480, help="width of the COCO-format images")
@@ -386,29 +390,60 @@ def _run_synth_anny(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release_config(args: argparse.Namespace):  # -> movnect.data.synthetic.SynthConfig
+    from movnect.data.synthetic import SynthConfig
+
+    return SynthConfig(subjects=_csv(args.subjects) or (), actions=_csv(args.actions) or (),
+                       subactions=args.subactions, frames=args.frames,
+                       cameras=_csv(args.cameras) or SynthConfig().cameras, image_size=args.image_size, seed=args.seed)
+
+
+def _release_progress(bar):  # -> progress(name, done, total) for synthetic.write_release_tree
+    def step(name: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(name, refresh=False)
+        bar.update(done - bar.n)
+
+    return step
+
+
+def _run_synth_anny_release(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from movnect.data.anny import require
+    from movnect.data.anny.release import write_anny_release
+
+    if args.coco:
+        raise ValueError("--coco is written by the stick renderer only (drop --renderer anny)")
+    cfg = _release_config(args)
+    require()  # one-line error before anything is created when anny or moderngl is missing
+    with tqdm(desc="anny release", unit="video", disable=args.no_progress) as bar:
+        s = write_anny_release(args.out, cfg, args.msaa, _release_progress(bar))
+    print(f"wrote {s['videos']} videos ({s['frames']} frames) and their pose files to {s['out']} in "
+          f"{s['seconds']:.1f} s, {s['frames_per_s']:.1f} frames/s rendered and encoded "
+          f"(rendered Anny people, not Human3.6M)")
+    return 0
+
+
 def _run_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    layout = args.layout or ("h5" if args.renderer == "anny" else "release")
     if args.renderer == "anny":
-        return _run_synth_anny(args)
+        return _run_synth_anny_release(args) if layout == "release" else _run_synth_anny(args)
+    if layout != "release":
+        raise ValueError("the stick renderer writes the release layout only (--layout h5 needs --renderer anny)")
 
-    from movnect.data.synthetic import SynthConfig, write_release
+    from movnect.data.synthetic import write_release
     from movnect.data.synthetic.coco import CocoSynthConfig, write_coco
 
     if args.no_release and args.coco < 1:
         raise ValueError("--no-release needs --coco N_IMAGES")
     out = Path(args.out)
     if not args.no_release:
-        cfg = SynthConfig(subjects=_csv(args.subjects) or (), actions=_csv(args.actions) or (),
-                          subactions=args.subactions, frames=args.frames,
-                          cameras=_csv(args.cameras) or SynthConfig().cameras, image_size=args.image_size, seed=args.seed)
+        cfg = _release_config(args)
         with tqdm(desc="synth", unit="video", disable=args.no_progress) as bar:
-            def step(name: str, done: int, total: int) -> None:
-                bar.total = total
-                bar.set_postfix_str(name, refresh=False)
-                bar.update(done - bar.n)
-
-            summary = write_release(out, cfg, step)
+            summary = write_release(out, cfg, _release_progress(bar))
         print(f"wrote {summary['videos']} videos ({summary['frames']} frames) and their pose files to {out} "
               f"in {summary['seconds']:.1f} s, {summary['frames_per_s']:.0f} frames/s rendered and encoded "
               f"(synthetic data, not Human3.6M)")

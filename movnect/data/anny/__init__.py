@@ -6,7 +6,8 @@ motion generator's poses retargeted onto the Anny rig, random poses), `appearanc
 regions and procedural textures), `scene` (rooms, furniture, cameras), `raster` (moderngl
 on EGL: depth test, lights, MSAA), `degrade` (blur, noise, white balance, exposure),
 `render` (one sequence of samples), `writer` (rows into the prepare-h36m HDF5 schema,
-parallel and resumable). docs/data.md describes the renderer, the joints and the licences.
+parallel and resumable), `release` (the official release layout: CDF + MP4 per camera).
+docs/data.md describes the renderer, the joints and the licences.
 
 Optional dependencies: `anny` and `moderngl` (the `synth` extra). `require()` turns a
 missing one into a one-line error.

@@ -41,6 +41,15 @@ test_anny_blazepose.py).
 
 Bone-length ratios against Human3.6M's are checked in tests/movnect/data/test_anny_joints.py
 and tabulated in docs/data.md.
+
+The release's 32-joint poses (`JointRegressor.release32`, for the Anny release layout) hold
+these 17 at their slots (`skeleton.H36M32_TO_17`); the other 15, which prepare-h36m does not
+read, come from the rig: joint 11 at 12 % of root -> spine (as the stick-figure skeleton
+places it), the clavicle anchors 16 / 24 at the heads of `clavicle.L/R`, toe base 9 / 4 at
+the head of `toe3-1` (the middle toe's knuckle), thumb 20 / 28 at `finger1-2`, hand end 22 /
+30 at `finger3-1` (the middle finger's knuckle); the tips (toe 10 / 5, thumb 21 / 29, hand
+23 / 31) extend the chain's last bone (`toe3-3`, `finger1-3`, `finger3-3` heads) by its
+previous bone's length.
 """
 from __future__ import annotations
 
@@ -89,6 +98,17 @@ class JointRegressor:
         self.head_top = int(head[np.argmax(rest[head, 2])])
         mid = head[np.abs(rest[head, 0]) < 0.01]
         self.nose_tip = int(mid[np.argmin(rest[mid, 1])])  # most forward (-y) midline vertex
+        # release slots of the rig-derived extra joints (module docstring): (slot, bone) and
+        # (slot, (bone before last, last bone)) for the tips; right side first, then left
+        self._extra32: list[tuple[int, int]] = []
+        self._tips32: list[tuple[int, int, int]] = []
+        for s, (toe, tip, clav, thumb, thumb_tip, hand, hand_tip) in (
+                ("R", (4, 5, 24, 28, 29, 30, 31)), ("L", (9, 10, 16, 20, 21, 22, 23))):
+            self._extra32 += [(toe, b[f"toe3-1.{s}"]), (clav, b[f"clavicle.{s}"]), (thumb, b[f"finger1-2.{s}"]),
+                              (hand, b[f"finger3-1.{s}"])]
+            self._tips32 += [(tip, b[f"toe3-2.{s}"], b[f"toe3-3.{s}"]),
+                             (thumb_tip, b[f"finger1-2.{s}"], b[f"finger1-3.{s}"]),
+                             (hand_tip, b[f"finger3-2.{s}"], b[f"finger3-3.{s}"])]
 
     def __call__(self, heads: np.ndarray, vertices: np.ndarray) -> np.ndarray:
         """Joints of posed bodies.
@@ -115,6 +135,28 @@ class JointRegressor:
         neck = np.concatenate([thorax[:, None], heads[:, self.neck], skull[:, None]], axis=1)
         out[:, name["neck_base"]] = _along(neck, NECK_FRACTION)
         out[:, name["head"]] = skull + HEAD_FRACTION * (vertices[:, self.head_top] - skull)
+        return out
+
+
+    def release32(self, heads: np.ndarray, joints17: np.ndarray) -> np.ndarray:
+        """Release 32-joint poses (module docstring) from posed bone heads and their 17 joints.
+
+        Args:
+            heads: (T, B, 3) posed bone heads; joints17: (T, 17, 3) from `__call__` (same frame
+                and unit).
+        Returns:
+            (T, 32, 3) joints, same frame and unit; `skeleton.from_h36m32` gives joints17 back.
+        """
+        heads, joints17 = np.asarray(heads, dtype=np.float64), np.asarray(joints17, dtype=np.float64)
+        if heads.ndim != 3 or joints17.shape != (heads.shape[0], skeleton.NUM_JOINTS, 3):
+            raise ValueError(f"expected heads (T, B, 3) and joints17 (T, 17, 3), got {heads.shape} and {joints17.shape}")
+        out = np.zeros((heads.shape[0], 32, 3))
+        out[:, list(skeleton.H36M32_TO_17)] = joints17
+        out[:, 11] = joints17[:, 0] + 0.12 * (joints17[:, 7] - joints17[:, 0])
+        for slot, bone in self._extra32:
+            out[:, slot] = heads[:, bone]
+        for slot, before, last in self._tips32:
+            out[:, slot] = 2.0 * heads[:, last] - heads[:, before]
         return out
 
 

@@ -62,6 +62,22 @@ class RenderOptions:
             raise ValueError(f"need crop_size >= 16, frames >= 1, margin in [0, 2], msaa 0, 2 or 4; got {self}")
 
 
+def contact_shadows(joints: np.ndarray, light_dir: np.ndarray) -> np.ndarray:
+    """Soft floor shadows (4, 4): x, y, radius m, strength, under the feet and the body.
+
+    joints: (17, 3) world metres (z up, floor at 0); light_dir: (3,) world direction the light
+    travels. Each blob is displaced along the light's horizontal direction by the height of
+    what casts it (capped), so the shadow falls away from the light."""
+    d = np.asarray(light_dir, dtype=np.float64)
+    slide = d[:2] / max(-d[2], 0.3)
+    out = []
+    for j, radius, strength in ((3, 0.12, 0.5), (6, 0.12, 0.5), (0, 0.35, 0.35), (8, 0.3, 0.2)):
+        p = joints[j]
+        off = slide * min(p[2], 1.2) * 0.6
+        out.append((p[0] + off[0], p[1] + off[1], radius, strength * float(np.exp(-max(p[2] - 0.1, 0.0)) if j in (3, 6) else strength)))
+    return np.array(out)
+
+
 class SequenceRenderer:
     """Renders sequences; holds one Anny model and one GL context (one per process)."""
 
@@ -114,21 +130,6 @@ class SequenceRenderer:
         if len(shell):
             meshes.append(Mesh(v + n * look.shell[:, None], n, rest["vertices"], mat, shell))
         return meshes, look, xy
-
-    @staticmethod
-    def _shadows(joints: np.ndarray, light_dir: np.ndarray) -> np.ndarray:
-        """Soft floor shadows (x, y, radius, strength) under the feet and the body (joints in m).
-
-        Each blob is displaced along the light's horizontal direction by the height of what
-        casts it (capped), so the shadow falls away from the light."""
-        d = np.asarray(light_dir, dtype=np.float64)
-        slide = d[:2] / max(-d[2], 0.3)
-        out = []
-        for j, radius, strength in ((3, 0.12, 0.5), (6, 0.12, 0.5), (0, 0.35, 0.35), (8, 0.3, 0.2)):
-            p = joints[j]
-            off = slide * min(p[2], 1.2) * 0.6
-            out.append((p[0] + off[0], p[1] + off[1], radius, strength * float(np.exp(-max(p[2] - 0.1, 0.0)) if j in (3, 6) else strength)))
-        return np.array(out)
 
     def render(self, seed: int, index: int) -> dict[str, np.ndarray | list]:
         """Rows of sequence `index`: a dict of per-row arrays (see writer.ROW_FIELDS) and metadata.
@@ -237,7 +238,7 @@ class SequenceRenderer:
         (fx, fy), (cx, cy) = i_.focal, i_.center
         bg = self.raster.render_background(
             static, bw, bh, projection(fx * q, fy * q, (cx - ux0) * q, (cy - uy0) * q, bw, bh), view,
-            materials, light, blobs=self._shadows(joints_w[k_mid], light["light_dir"]), first_scene=2 * BODY_SLOTS)
+            materials, light, blobs=contact_shadows(joints_w[k_mid], light["light_dir"]), first_scene=2 * BODY_SLOTS)
         t3 = time.perf_counter()
         self.timing["raster"] += t3 - t2
         for k, box in enumerate(boxes):

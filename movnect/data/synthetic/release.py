@@ -22,6 +22,11 @@ c' = s (c + 0.5) - 0.5, height rounded to even for the codec) and write those ca
 
 Everything is deterministic for a seed: subject look and room depend on (seed, subject), each
 take's motion on (seed, subject, action, take), independent of what else is generated.
+
+The tree itself (names, damaged takes, camera override, summary) is written by
+`write_release_tree` from any `ReleaseSource`: the stick-figure renderer here, Anny bodies in
+movnect.data.anny.release. `write_camera_poses` adds the release's per-camera pose files
+(D3_Positions_mono, D2_Positions); the stick release does not write them.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
@@ -128,28 +133,94 @@ class _Subject:
 
 
 def write_pose_cdf(path: Path, poses: np.ndarray) -> None:
-    """Write (N, 32, 3) world mm poses as a release CDF: zVariable 'Pose' (1, N, 96) float32."""
+    """Write (N, 32, 3) poses (mm) or (N, 32, 2) image points (px) as a release CDF: zVariable
+    'Pose' (1, N, 96) or (1, N, 64) float32, as the release's D3_Positions* and D2_Positions."""
     from cdflib.cdfwrite import CDF
 
     poses = np.asarray(poses)
-    if poses.ndim != 3 or poses.shape[1:] != (32, 3):
-        raise ValueError(f"write_pose_cdf: expected (N, 32, 3) poses, got {poses.shape}")
+    if poses.ndim != 3 or poses.shape[1] != 32 or poses.shape[2] not in (2, 3):
+        raise ValueError(f"write_pose_cdf: expected (N, 32, 3) or (N, 32, 2) poses, got {poses.shape}")
+    width = 32 * poses.shape[2]
     path.unlink(missing_ok=True)
     f = CDF(str(path), {"Majority": "row_major", "Compressed": False})
     try:
         f.write_var({"Variable": "Pose", "Data_Type": CDF.CDF_FLOAT, "Num_Elements": 1, "Rec_Vary": True,
-                     "Dim_Sizes": [poses.shape[0], 96]},
-                    var_attrs={}, var_data=poses.reshape(1, -1, 96).astype(np.float32))
+                     "Dim_Sizes": [poses.shape[0], width]},
+                    var_attrs={}, var_data=poses.reshape(1, -1, width).astype(np.float32))
     finally:
         f.close()
 
 
+def write_camera_poses(subject_dir: Path, stem: str, mocap: np.ndarray, cameras: list[cam.Camera]) -> None:
+    """The release's per-camera pose files of one take, from its world poses (N, 32, 3) mm:
+    MyPoseFeatures/D3_Positions_mono/<stem>.<camera>.cdf (camera frame, mm, `world_to_camera`)
+    and MyPoseFeatures/D2_Positions/<stem>.<camera>.cdf (distorted projection, pixels of the
+    camera's video, `camera.project`). prepare-h36m does not read them (it derives both)."""
+    mono_dir = subject_dir / "MyPoseFeatures" / "D3_Positions_mono"
+    d2_dir = subject_dir / "MyPoseFeatures" / "D2_Positions"
+    mono_dir.mkdir(parents=True, exist_ok=True)
+    d2_dir.mkdir(parents=True, exist_ok=True)
+    for camera in cameras:
+        mono = cam.world_to_camera(np.asarray(mocap, dtype=np.float64), camera.extrinsics)
+        write_pose_cdf(mono_dir / f"{stem}.{camera.name}.cdf", mono)
+        write_pose_cdf(d2_dir / f"{stem}.{camera.name}.cdf", cam.project(mono, camera.intrinsics))
+
+
+class ReleaseSource(Protocol):
+    """What a renderer hands `write_release_tree`: per subject its cameras, per take its world
+    poses, per camera the take's video. Calls come in tree order: cameras(subject), then for
+    each take motion(...) followed by write_video(...) for each of that subject's cameras."""
+
+    def cameras(self, subject: str) -> list[cam.Camera]:
+        """The subject's cameras (video size = the intrinsics' width x height)."""
+        ...
+
+    def motion(self, subject: str, action: str, take: int) -> np.ndarray:
+        """World joints (cfg.frames, 32, 3) mm of take `take` (0-based); makes it the current take."""
+        ...
+
+    def write_video(self, path: Path, camera: cam.Camera) -> None:
+        """Render the current take through `camera` into an mp4 video at 50 fps."""
+        ...
+
+
+class _StickSource:
+    """The stick-figure renderer as a ReleaseSource."""
+
+    def __init__(self, cfg: SynthConfig) -> None:
+        self.cfg = cfg
+        self._subj: _Subject | None = None
+        self._motion: Motion | None = None
+
+    def cameras(self, subject: str) -> list[cam.Camera]:
+        self._subj = _Subject(subject, self.cfg)
+        return self._subj.cameras
+
+    def motion(self, subject: str, action: str, take: int) -> np.ndarray:
+        assert self._subj is not None
+        rng = np.random.default_rng([self.cfg.seed, _number(subject), 2, ACTIONS.index(action), take])
+        self._motion = generate_motion(action, self._subj.actor.shape, self._subj.region, self.cfg.frames, rng)
+        return self._motion.joints
+
+    def write_video(self, path: Path, camera: cam.Camera) -> None:
+        assert self._subj is not None and self._motion is not None
+        write_video(path, self._subj, self._motion, camera)
+
+
 def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
                   progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Generate the release tree under `out`; returns a summary dict (takes, frames, seconds).
+    """Generate the stick-figure release tree under `out`; returns a summary dict (takes, frames,
+    seconds). progress(name, done, total) is called after each video."""
+    return write_release_tree(out, cfg, _StickSource(cfg), progress)
 
-    progress(name, done, total) is called after each video.
-    """
+
+def write_release_tree(out: str | Path, cfg: SynthConfig, source: ReleaseSource,
+                       progress: Callable[[str, int, int], None] | None = None,
+                       camera_poses: bool = False) -> dict:
+    """Write the release tree of `cfg` under `out` with `source`'s poses and videos: file names,
+    the known damaged takes (cfg.release_quirks), the camera override below 1000 px and the
+    summary are the same whatever renders. camera_poses: also the per-camera pose files
+    (`write_camera_poses`). Returns {out, videos, frames, seconds, frames_per_s}."""
     import time
 
     out = Path(out)
@@ -158,8 +229,8 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
     done, frames, t0, render_s = 0, 0, time.perf_counter(), 0.0
     override: dict[str, dict[str, cam.Camera]] = {}
     for subject in cfg.subjects:
-        subj = _Subject(subject, cfg)
-        override[subject] = {c.name: c for c in subj.cameras}
+        cameras = source.cameras(subject)
+        override[subject] = {c.name: c for c in cameras}
         pose_dir = out / subject / "MyPoseFeatures" / "D3_Positions"
         video_dir = out / subject / "Videos"
         pose_dir.mkdir(parents=True, exist_ok=True)
@@ -167,17 +238,18 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
         for action in cfg.actions:
             for take in range(cfg.subactions):
                 stem = file_action_name(subject, action, take)
-                rng = np.random.default_rng([cfg.seed, _number(subject), 2, ACTIONS.index(action), take])
-                motion = generate_motion(action, subj.actor.shape, subj.region, cfg.frames, rng)
+                joints = source.motion(subject, action, take)
                 damaged = damaged_take(subject, stem) if cfg.release_quirks else None
-                mocap = motion.joints
+                mocap = joints
                 if damaged is not None and damaged.cameras is None:  # mocap about half the video
                     mocap = mocap[:max(1, len(mocap) // 2)]
                 write_pose_cdf(pose_dir / f"{stem}.cdf", mocap)
-                for camera in subj.cameras:
+                if camera_poses:
+                    write_camera_poses(out / subject, stem, mocap, cameras)
+                for camera in cameras:
                     t1 = time.perf_counter()
                     video = video_dir / f"{stem}.{camera.name}.mp4"
-                    write_video(video, subj, motion, camera)
+                    source.write_video(video, camera)
                     if damaged is not None and damaged.covers(subject, stem, camera.name) and damaged.cameras:
                         data = video.read_bytes()  # a corrupt download: the end (with the index) is missing
                         video.write_bytes(data[:len(data) // 3])
@@ -193,12 +265,17 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
             "frames_per_s": frames / max(render_s, 1e-9)}
 
 
-def write_video(path: Path, subj: _Subject, motion: Motion, camera: cam.Camera) -> None:
-    """Render every frame of `motion` through `camera` into an mp4v video at 50 fps."""
-    w, h = camera.intrinsics.width, camera.intrinsics.height
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 50.0, (w, h))
+def open_video_writer(path: Path, width: int, height: int):  # -> cv2.VideoWriter
+    """An opened mp4v cv2.VideoWriter at 50 fps (the release's rate); OSError when it cannot write."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 50.0, (width, height))
     if not writer.isOpened():
         raise OSError(f"OpenCV cannot write the video {path} (mp4v codec missing?)")
+    return writer
+
+
+def write_video(path: Path, subj: _Subject, motion: Motion, camera: cam.Camera) -> None:
+    """Render every frame of `motion` through `camera` into an mp4v video at 50 fps."""
+    writer = open_video_writer(path, camera.intrinsics.width, camera.intrinsics.height)
     bg = subj.background(camera)
     try:
         for k in range(motion.joints.shape[0]):

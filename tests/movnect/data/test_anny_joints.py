@@ -93,3 +93,28 @@ def test_left_right_symmetric_and_proportions_close_to_h36m(anny_body, regressor
 def test_regressor_shape_errors(regressor):
     with pytest.raises(ValueError, match="expected heads"):
         regressor(np.zeros((2, 104)), np.zeros((2, 10, 3)))
+
+
+def test_release32_keeps_the_17_and_places_the_extras_on_their_body_parts(anny_body, regressor):
+    b = anny_body
+    vb = b.vertex_bone
+    r = b.rest(_bodies(b, 1)[0])
+    heads, verts = r["heads"][None], r["vertices"][None]
+    j17 = regressor(heads, verts)
+    j32 = regressor.release32(heads, j17)
+    assert j32.shape == (1, 32, 3)
+    np.testing.assert_array_equal(skeleton.from_h36m32(j32), j17)
+    j, v = j32[0], verts[0]
+    for s, (toe, tip, clav, thumb, hand, hand_tip) in (("R", (4, 5, 24, 28, 30, 31)), ("L", (9, 10, 16, 20, 22, 23))):
+        foot = v[np.isin(vb, [b.bone(x) for x in b.bone_labels if x.startswith(("foot", "toe")) and x.endswith(s)])]
+        hand_v = v[np.isin(vb, [b.bone(x) for x in b.bone_labels
+                                if x.startswith(("wrist", "finger", "metacarpal")) and x.endswith(s)])]
+        ankle, wrist = j[3 if s == "R" else 8], j[27 if s == "R" else 19]   # release slots of foot and wrist
+        assert _inside(j[toe], foot) and _inside(j[tip], foot, pad=0.01)
+        assert j[toe][1] < ankle[1] and j[tip][1] < j[toe][1]               # toes ahead (-y) of the ankle
+        assert _inside(j[thumb], hand_v) and _inside(j[hand], hand_v) and _inside(j[hand_tip], hand_v, pad=0.01)
+        assert np.linalg.norm(j[hand_tip] - j[25 if s == "R" else 17]) > np.linalg.norm(wrist - j[25 if s == "R" else 17])
+        assert np.linalg.norm(j[clav] - j[13]) < 0.1                       # clavicle anchor near the thorax (m)
+    assert np.all(np.linalg.norm(j[[11]] - j[[0]], axis=1) < np.linalg.norm(j[12] - j[0]))
+    with pytest.raises(ValueError, match="joints17"):
+        regressor.release32(heads, j17[:, :5])
