@@ -184,6 +184,9 @@ def main() -> None:
     ap.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(VARIANTS)} (pytorch is always run)")
     ap.add_argument("--keep", default="", help="folder for the exported files (default: a temporary folder)")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--torch-threads", type=int, default=1,
+                    help="torch intra-op threads (PyTorch variant and the decoder); 1 by default: two OpenMP "
+                         "threads spin-wait badly on a 2-core machine shared with a training run")
     ap.add_argument("--out", default="bench_out", help="folder for export_accuracy.json / .md")
     a = ap.parse_args()
 
@@ -196,6 +199,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--only: unknown variant(s) {', '.join(sorted(unknown))}; choose from {', '.join(VARIANTS)}")
     out_dir = atomic.check_output_dir(a.out, "--out")
+    torch.set_num_threads(a.torch_threads)
     identity = model_identity(a.checkpoint)
     model, cfg, codec, source = load_checkpoint_for_export(a.checkpoint)
     protocol = Protocol(tuple(a.subjects.split(",")), 1, a.flip_test, max_rows=a.max_rows)
