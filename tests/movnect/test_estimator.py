@@ -114,12 +114,14 @@ def test_flip_test_is_the_mean_of_the_maps_and_their_mirror_image_mapped_back():
     got = flipped.maps(crops)
     assert inner.calls == [6]  # crops and mirrors in one batch
     want = 0.5 * (inner.maps(crops) + codec.flip_maps(inner.maps(crops[:, :, ::-1].copy())))
-    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+    # float32 round-off only: one batch of 6 and two of 3 sum in other orders (maps ~20-80)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-3)
     # flip-test maps of the mirror image are the mirrored flip-test maps (flip_maps is an involution)
-    np.testing.assert_allclose(flipped.maps(crops[:, :, ::-1]).numpy(), codec.flip_maps(got).numpy(), rtol=1e-5, atol=1e-5)
+    # (float32 sums of the mirrored input run in another order: ~1e-5 relative)
+    np.testing.assert_allclose(flipped.maps(crops[:, :, ::-1]).numpy(), codec.flip_maps(got).numpy(), rtol=1e-4, atol=1e-3)
     pred = flipped(crops)
     ref = codec.decode(want)
-    np.testing.assert_allclose(pred.joints3d, ref.joints3d.numpy(), atol=1e-4)
+    np.testing.assert_allclose(pred.joints3d, ref.joints3d.numpy(), rtol=1e-4, atol=1e-2)  # the fake gives ~1e4 mm
     assert flipped.name == "maps-of (flip test)" and flipped.codec is codec
 
 
