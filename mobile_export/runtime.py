@@ -1,10 +1,11 @@
 """Run exported models like PyTorch checkpoints: `load_exported(path) -> PoseEstimator`.
 
 Importing this module registers the .onnx and .tflite runtimes with `movnect.estimator`
-(`register_runtime`), so `movnect.estimator.load_estimator` hands those files here, so `movnect predict`
-and `movnect demo` run them through the same pipeline. The model's metadata (embedded, or the
-sidecar JSON) says how to feed it (layout, dtype, crop size) and whether it decodes in the
-graph; maps-output models are decoded with the same Python codec as checkpoints.
+(`register_runtime`), so `movnect.estimator.load_estimator` hands those files here, so `movnect predict`,
+`movnect eval` and `movnect demo` run them through the same pipeline. The model's metadata
+(embedded, or the sidecar JSON) says how to feed it (layout, dtype, crop size) and whether it
+decodes in the graph; maps-output models are decoded with the same Python codec as checkpoints
+and give their maps to the flip test (movnect.estimator.flip_test).
 `open_runner` is the format-independent "array in, dict of arrays out" used by verify and the
 benchmark; for a .mlpackage it runs the Linux MIL checker (mobile_export.mil_check), which is a
 numeric check, not a fast runtime.
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from movnect.codec import Codec
-from movnect.estimator import Prediction, Runtime, check_crops, register_runtime
+from movnect.estimator import Prediction, Runtime, check_crops, decode_maps, register_runtime
 from mobile_export.metadata import read_metadata, spec_from_metadata
 from mobile_export.wrapper import INPUT_NAME, ExportSpec
 
@@ -88,7 +89,9 @@ class ExportedEstimator:
     """PoseEstimator over an exported model (see the module docstring).
 
     Called with (B, S, S, 3) uint8 RGB crops, returns Prediction(joints2d (B, J, 2) crop px,
-    confidence (B, J), joints3d (B, J, 3) root-relative mm), like TorchEstimator.
+    confidence (B, J), joints3d (B, J, 3) root-relative mm), like TorchEstimator. A maps-output
+    model also gives its maps (`maps`, a movnect.estimator.MapsEstimator), which is what the flip
+    test (movnect.estimator.flip_test) averages; an in-graph-decoding one has `has_maps` False.
     """
 
     def __init__(self, path: str | Path, num_threads: int = 2) -> None:
@@ -97,6 +100,7 @@ class ExportedEstimator:
         self.spec = spec_from_metadata(self.meta)
         self.codec = Codec.from_dict(self.meta["codec"])
         self.name = self.path.name
+        self.has_maps = not self.spec.decode
         self.runner = open_runner(self.path, num_threads)
         export = self.meta["export"]
         self.note = (f"exported model: {export['format']} {export['precision']}"
@@ -111,26 +115,40 @@ class ExportedEstimator:
             raise ValueError(f"{self.name} takes batches of {b} crops, got {len(crops)}")
         return [self.runner(crops_to_input(crops[i: i + b], self.spec)) for i in range(0, len(crops), b)]
 
+    def maps(self, crops: np.ndarray) -> torch.Tensor:
+        """(B, S, S, 3) uint8 RGB crops -> (B, 4J, h, w) float32 maps (NCHW whatever the file's layout)."""
+        if not self.has_maps:
+            raise ValueError(f"{self.name} decodes in its graph: it gives no maps (re-export without --decode)")
+        maps = np.concatenate([maps_to_nchw(o["maps"], self.spec) for o in self.raw(crops)])
+        if not np.isfinite(maps).all():
+            raise ValueError(f"{self.name}: model output contains NaN or infinite values")
+        return torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))
+
     def __call__(self, crops: np.ndarray) -> Prediction:
-        outs = self.raw(crops)
-        if self.spec.decode:
-            j2 = np.concatenate([o["joints2d"] for o in outs])
-            j3 = np.concatenate([o["joints3d"] for o in outs])
-            conf = np.concatenate([o["confidence"] for o in outs])
-        else:
-            maps = np.concatenate([maps_to_nchw(o["maps"], self.spec) for o in outs])
-            if not np.isfinite(maps).all():
-                raise ValueError(f"{self.name}: model output contains NaN or infinite values")
-            with torch_single_thread():
-                dec = self.codec.decode(torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)))
-            j2, conf, j3 = dec.joints2d.numpy(), dec.confidence.numpy(), dec.joints3d.numpy()
-        return Prediction(j2.astype(np.float32), conf.astype(np.float32), j3.astype(np.float32))
+        if not self.has_maps:
+            outs = self.raw(crops)
+            return Prediction(*(np.concatenate([o[k] for o in outs]).astype(np.float32)
+                                for k in ("joints2d", "confidence", "joints3d")))
+        maps = self.maps(crops)
+        with torch_single_thread():
+            return decode_maps(self.codec, maps)
 
 
 def load_exported(path: str | Path, num_threads: int = 2) -> ExportedEstimator:
     """A PoseEstimator for an exported .onnx or .tflite file (a .mlpackage runs on the slow
-    Linux MIL checker; use it on Apple platforms for real)."""
-    return ExportedEstimator(path, num_threads)
+    Linux MIL checker; use it on Apple platforms for real).
+
+    A file its parser or runtime cannot read (truncated, not a model, another format under this
+    suffix) is a ValueError of one line naming the file; a missing file FileNotFoundError; a
+    missing runtime package ToolchainError (an ImportError)."""
+    try:
+        return ExportedEstimator(path, num_threads)
+    except (FileNotFoundError, ImportError, ValueError):
+        raise
+    except Exception as exc:  # flatbuffer / protobuf / runtime errors of many types, often multi-line
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"{Path(path).name} is not a readable {format_of(path)} model "
+                         f"({type(exc).__name__}: {first})") from None
 
 
 def _installed(*modules: str) -> Callable[[], bool]:

@@ -234,14 +234,17 @@ def _export_note(summary: dict) -> str:
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="Human3.6M metrics (MPJPE, PA-MPJPE, N-MPJPE, 3DPCK, AUC) of a checkpoint or predictions")
+    p = sub.add_parser("eval", help="Human3.6M metrics (MPJPE, PA-MPJPE, N-MPJPE, 3DPCK, AUC) of a model or predictions")
     p.add_argument("--data", required=True, help="HDF5 file from `movnect prepare-h36m` (with 3D joints)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="model checkpoint (.pt) run on the file's crops, or 'default'")
+    src.add_argument("--checkpoint", "--model", dest="checkpoint",
+                     help="model run on the file's crops: a checkpoint (.pt), an exported .onnx / .tflite, or 'default'")
     src.add_argument("--predictions", help=".npz with index (N,) HDF5 rows and joints3d (N, 17, 3) mm, camera frame")
     p.add_argument("--subjects", default="S9,S11", help="comma-separated test subjects (default S9,S11)")
     p.add_argument("--frame-step", type=int, default=64, help="score rows whose video frame is a multiple of this")
-    p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop's maps")
+    p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop's maps (any model giving maps)")
+    p.add_argument("--max-rows", type=int, default=None,
+                   help="score at most this many of the protocol's rows, evenly spread (a quick subset; not comparable with papers)")
     p.add_argument("--keep-damaged", action="store_true",
                    help="also score the known damaged takes (S9 Greeting, SittingDown 1, Waiting 1; "
                         "S11 Directions.54138969), left out by default")
@@ -250,7 +253,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                         "(index, boxes x0 y0 x1 y1 video px) or detector (BlazePose's person detector); the last two "
                         "cut crops from the release's videos")
     p.add_argument("--release", default="", help="release root for --crops file:/detector (default: the one the file was prepared from)")
-    p.add_argument("--device", default="cpu", help="torch device for --checkpoint (cpu, cuda, cuda:1)")
+    p.add_argument("--device", default="cpu", help="torch device for a .pt checkpoint (cpu, cuda, cuda:1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers reading the crops")
     p.add_argument("--out", default=None, help="folder for eval.json, eval.md and eval_actions.png")
@@ -259,6 +262,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    import mobile_export.runtime  # noqa: F401  (registers the .onnx / .tflite runtimes)
     from movnect.evaluate import Protocol, evaluate, write_report
     from movnect.estimator import resolve_model_spec
 
@@ -269,7 +273,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         args.checkpoint = str(resolve_model_spec(args.checkpoint))
     protocol = Protocol(tuple(s.strip() for s in args.subjects.split(",") if s.strip()), args.frame_step, args.flip_test,
-                        args.keep_damaged)
+                        args.keep_damaged, args.max_rows)
     from movnect.eval_crops import CropSource
 
     crops = CropSource.parse(args.crops, args.release)
@@ -290,7 +294,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     print(f"{result['frames']} frames of {','.join(protocol.subjects)}, every {protocol.frame_step}th frame"
           f"{', flip test' if protocol.flip_test else ''}: MPJPE {o['mpjpe']:.1f} mm, PA-MPJPE {o['pa_mpjpe']:.1f} mm, "
           f"N-MPJPE {o['n_mpjpe']:.1f} mm, 3DPCK@150 {o['pck150']:.1f} %, AUC {o['auc']:.1f} % "
-          f"(mean over actions: MPJPE {m['mpjpe']:.1f}, PA-MPJPE {m['pa_mpjpe']:.1f})")
+          f"(mean over actions: MPJPE {m['mpjpe']:.1f}, PA-MPJPE {m['pa_mpjpe']:.1f})"
+          + (f"; 2D {o['joints2d_px']:.2f} px" if o.get("joints2d_px") is not None else ""))
     print(result["papers"]["line"])
     print(f"crops: {result['protocol']['crops']['description']}")
     print(result["protocol"]["damaged_takes"])

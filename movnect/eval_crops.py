@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from movnect.camera import CropBox, crop_image
-from movnect.codec import Codec
+from movnect.estimator import PoseEstimator
 
 Detector = Callable[[np.ndarray], "CropBox | None"]  # RGB (H, W, 3) uint8 frame -> box or None
 
@@ -146,41 +145,30 @@ def video_crops(data: str | Path, rows: np.ndarray, source: CropSource) -> Itera
             cap.release()
 
 
-@torch.no_grad()
-def predict_video_crops(model: torch.nn.Module, codec: Codec, data: str | Path, rows: np.ndarray,
-                        source: CropSource, flip_test: bool = False, batch_size: int = 32,
-                        progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Root-relative 3D joints (len(rows), 17, 3) mm predicted from crops of `source`."""
-    import cv2
+def predict_video_crops(estimator: PoseEstimator, data: str | Path, rows: np.ndarray, source: CropSource,
+                        batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Root-relative 3D joints (len(rows), 17, 3) mm predicted by `estimator` (flip test included
+    if it is a movnect.estimator.FlipTest) from crops of `source`, resized to its input side
+    as the stored crops are (movnect.data.dataset.fit_crop)."""
+    from movnect.data.dataset import fit_crop
 
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    size = codec.config.input_size
-    out = np.zeros((len(rows), codec.num_joints, 3))
+    size = estimator.codec.config.input_size
+    out = np.zeros((len(rows), estimator.codec.num_joints, 3))
     batch: list[tuple[int, np.ndarray]] = []
 
     def run(items: list[tuple[int, np.ndarray]]) -> None:
-        ims = [im if im.shape[0] == size else cv2.resize(
-            im, (size, size), interpolation=cv2.INTER_AREA if size < im.shape[0] else cv2.INTER_LINEAR) for _, im in items]
-        x = codec.normalize(torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2)).to(device)
-        maps = model(x).maps.float()
-        if flip_test:
-            maps = 0.5 * (maps + codec.flip_maps(model(x.flip(-1)).maps.float()))
-        out[[k for k, _ in items]] = codec.decode(maps.cpu()).joints3d.double().numpy()
+        pred = estimator(np.stack([fit_crop(im, size) for _, im in items]))
+        out[[k for k, _ in items]] = pred.joints3d.astype(np.float64)
         if progress is not None:
             progress(len(items))
 
-    try:
-        for item in video_crops(data, rows, source):
-            batch.append(item)
-            if len(batch) == batch_size:
-                run(batch)
-                batch = []
-        if batch:
+    for item in video_crops(data, rows, source):
+        batch.append(item)
+        if len(batch) == batch_size:
             run(batch)
-    finally:
-        model.train(was_training)
+            batch = []
+    if batch:
+        run(batch)
     return out
 
 

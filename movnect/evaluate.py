@@ -8,10 +8,17 @@ movnect.skeleton; metrics from movnect.metrics on root-relative poses:
 `overall` averages over all frames; `action_mean` averages the 15 per-action means (the
 "Avg" column of most papers' tables). Both are reported, named.
 
-Two sources of predictions: a checkpoint run on the file's stored crops (optionally with the
-flip test: maps of the mirrored crop mapped back with codec.flip_maps and averaged), or an
-.npz made elsewhere with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera
-frame, which must cover exactly the protocol's rows, be finite and within MAX_ABS_MM.
+Two sources of predictions: a model run on the file's stored crops, or an .npz made elsewhere
+with `index` (N,) HDF5 row numbers and `joints3d` (N, 17, 3) mm camera frame, which must cover
+exactly the protocol's rows, be finite and within MAX_ABS_MM. A model is any PoseEstimator
+(movnect.estimator: a .pt checkpoint, an exported .onnx / .tflite once mobile_export.runtime is
+imported, "default"), run through the one inference path: raw uint8 crops in, decoded joints
+out; the flip test is the estimator path's (movnect.estimator.flip_test), identical for every
+model form that gives maps. Model runs on the stored crops are also scored in 2D (`joints2d_px`:
+mean joint distance in pixels of the model's S x S input crop, all 17 joints).
+
+`max_rows` caps the protocol's rows at that many, evenly spread over them (a quick, deterministic
+subset; the report says so and `papers.comparable` is then false).
 
 Crops (movnect.eval_crops): the stored ground-truth crops by default, or boxes from a file or a
 detector cut from the release's videos; the report's protocol names the source.
@@ -30,10 +37,10 @@ from typing import Any
 import json
 
 import numpy as np
-import torch
 
 from movnect import atomic, metrics, skeleton
 from movnect.codec import Codec
+from movnect.estimator import PoseEstimator, Prediction, load_estimator, flip_test as with_flip_test
 
 
 MAX_ABS_MM = 1e5  # |coordinate| sanity limit for predictions: 100 m from the camera
@@ -45,10 +52,13 @@ class Protocol:
     frame_step: int = 64
     flip_test: bool = False
     keep_damaged: bool = False    # score the known damaged takes too (left out by default)
+    max_rows: int | None = None   # at most this many rows, evenly spread (None: all)
 
     def __post_init__(self) -> None:
         if self.frame_step < 1 or not self.subjects:
             raise ValueError(f"protocol needs subjects and frame_step >= 1, got {self}")
+        if self.max_rows is not None and self.max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1 (or None for all rows), got {self.max_rows}")
 
 
 @dataclass
@@ -60,6 +70,9 @@ class GroundTruth:
     cameras: list[str]
     file_frame_step: int
     damaged: dict[str, Any] | None = None   # the damaged-take variant (see damaged_description)
+    joints2d: np.ndarray | None = None      # (N, 17, 2) stored-crop px (None: the file has no 2D)
+    crop_size: int = 0                      # side of the stored crops, px
+    selected: int = 0                       # rows the protocol selected before max_rows
 
 
 def _names(f: Any, key: str) -> list[str]:
@@ -86,14 +99,24 @@ def load_ground_truth(path: str | Path, protocol: Protocol) -> GroundTruth:
     if len(rows) == 0:
         raise ValueError(f"{path}: no rows of {','.join(protocol.subjects)} with frame % {protocol.frame_step} == 0"
                          + (" outside the known damaged takes (--keep-damaged keeps them)" if damaged["rows"] else ""))
+    selected = len(rows)
+    if protocol.max_rows is not None and len(rows) > protocol.max_rows:
+        rows = rows[np.unique(np.linspace(0, len(rows) - 1, protocol.max_rows).round().astype(np.int64))]
     with open_h36m(path) as f:
         joints = f["joints3d"][...][rows].astype(np.float64)
         if not np.isfinite(joints).all():
             raise ValueError(f"{path}: 3D labels of the selected rows are not all finite (no 3D ground truth?)")
         cams = sorted(set(f["camera"][...][rows].tolist()))
         camera_names = _names(f, "cameras")
+        crop_size = int(f.attrs.get("crop_size", 0))
+        j2 = None
+        if "joints2d" in f and "crop_box" in f and crop_size:
+            box = f["crop_box"][...][rows].astype(np.float64)  # x0, y0, side (image px)
+            # image px -> stored-crop px, as movnect.camera.image_to_crop row by row
+            j2 = (f["joints2d"][...][rows] - box[:, None, :2]) * (crop_size / box[:, None, 2:3])
         return GroundTruth(rows, joints, f["action"][...][rows].astype(np.int64), _names(f, "actions"),
-                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)), damaged)
+                           [camera_names[c] for c in cams], int(f.attrs.get("frame_step", 1)), damaged,
+                           j2, crop_size, selected)
 
 
 def damaged_mask(f: Any, rows: np.ndarray) -> np.ndarray | None:
@@ -128,40 +151,64 @@ def damaged_description(d: dict[str, Any] | None) -> str:
     return f"damaged takes ({names}): excluded ({where})"
 
 
-@torch.no_grad()
-def predict_rows(model: torch.nn.Module, codec: Codec, path: str | Path, rows: np.ndarray,
-                 flip_test: bool = False, batch_size: int = 32, workers: int = 0,
-                 progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Root-relative 3D joints (N, 17, 3) mm predicted from the stored crops of `rows`.
+class StoredCrops:
+    """The stored crops of `rows` as (S, S, 3) uint8 RGB at the model's input side S
+    (movnect.data.dataset.fit_crop: what the training Dataset feeds the same model); a
+    torch Dataset (DataLoader workers read in parallel)."""
 
-    Crops go through the training Dataset without augmentation (movnect.data.dataset), so
-    evaluation sees exactly the preprocessing the model was trained with. `progress(n)` is
-    called after each batch with the number of rows it did.
+    def __init__(self, path: str | Path, rows: np.ndarray, codec: Codec) -> None:
+        from movnect.data.dataset import H36MDataset
+
+        self.data = H36MDataset(path, codec, rows=rows)  # raw(): the JPEG decoded as for training
+        self.size = codec.config.input_size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        from movnect.data.dataset import fit_crop
+
+        return np.ascontiguousarray(fit_crop(self.data.raw(i)["image"], self.size))
+
+    def close(self) -> None:
+        self.data.close()
+
+
+def predict_rows(estimator: PoseEstimator, path: str | Path, rows: np.ndarray, batch_size: int = 32,
+                 workers: int = 0, progress: Callable[[int], None] | None = None) -> Prediction:
+    """Predictions of `estimator` on the stored crops of `rows`, in row order: joints2d (N, J, 2)
+    px of the model's S x S input crop, confidence (N, J), joints3d (N, J, 3) root-relative mm.
+
+    The crops are resized to the estimator's input side as the training Dataset does
+    (`StoredCrops`); the flip test, if wanted, is part of `estimator` (movnect.estimator.flip_test).
+    `progress(n)` is called after each batch with the number of rows it did.
     """
     from torch.utils.data import DataLoader
 
-    from movnect.data.dataset import H36MDataset
-    from movnect.data.transforms import NO_AUGMENT
-
-    data = H36MDataset(path, codec, augment=NO_AUGMENT, rows=rows)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
+    crops = StoredCrops(path, rows, estimator.codec)
+    loader = DataLoader(crops, batch_size=batch_size, shuffle=False, num_workers=workers)  # type: ignore[arg-type]
+    out: list[Prediction] = []
     try:
         for batch in loader:
-            x = batch["image"].to(device)
-            maps = model(x).maps.float()
-            if flip_test:
-                maps = 0.5 * (maps + codec.flip_maps(model(x.flip(-1)).maps.float()))
-            out.append(codec.decode(maps.cpu()).joints3d.double().numpy())
+            out.append(estimator(batch.numpy()))
             if progress is not None:
-                progress(len(x))
+                progress(len(batch))
     finally:
-        model.train(was_training)
-        data.close()
-    return np.concatenate(out)
+        crops.close()
+    if not out:
+        j = estimator.codec.num_joints
+        return Prediction(np.zeros((0, j, 2), np.float32), np.zeros((0, j), np.float32), np.zeros((0, j, 3), np.float32))
+    return Prediction(*(np.concatenate([getattr(p, k) for p in out]) for k in ("joints2d", "confidence", "joints3d")))
+
+
+def joints2d_error(pred: np.ndarray, gt: GroundTruth, input_size: int) -> float | None:
+    """Mean 2D joint distance in px of the model's input crop; pred (N, J, 2) px of that crop.
+    None when the file has no 2D labels. The ground truth (stored-crop px) is scaled by
+    input_size / crop_size, as the training Dataset scales its 2D targets."""
+    if gt.joints2d is None:
+        return None
+    ref = gt.joints2d * (input_size / gt.crop_size)
+    return float(np.linalg.norm(pred.astype(np.float64) - ref, axis=-1).mean())
 
 
 def read_predictions(path: str | Path, gt: GroundTruth) -> np.ndarray:
@@ -242,52 +289,66 @@ def paper_protocols(result: dict[str, Any]) -> dict[str, Any]:
     m = result["action_mean"]
     return {"protocol_1_mpjpe_mm": m["mpjpe"], "protocol_2_pa_mpjpe_mm": m["pa_mpjpe"],
             "average": "mean of the per-action means", "subjects": list(p["subjects"]), "sampling": sampling,
-            "comparable": step in (64, 1) and list(p["subjects"]) == ["S9", "S11"],
+            "comparable": step in (64, 1) and list(p["subjects"]) == ["S9", "S11"] and p.get("max_rows") is None,
             "line": (f"Protocol #1 (MPJPE) {m['mpjpe']:.1f} mm, Protocol #2 (PA-MPJPE) {m['pa_mpjpe']:.1f} mm; "
                      f"{', '.join(p['subjects'])}, {sampling}; mean over actions; crops: {p['crops']['source']}")}
 
 
 def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | None = None,
-             predictions: str | Path | None = None, device: str = "cpu", batch_size: int = 32, workers: int = 0,
-             progress: Callable[[int], None] | None = None,
+             estimator: PoseEstimator | None = None, predictions: str | Path | None = None, device: str = "cpu",
+             batch_size: int = 32, workers: int = 0, progress: Callable[[int], None] | None = None,
              on_rows: Callable[[int], None] | None = None, crops: Any = None) -> dict[str, Any]:
-    """Score a checkpoint (run on the file's crops, or on `crops`, a movnect.eval_crops.CropSource)
-    or a predictions .npz; returns the report dict (figures + protocol). `on_rows(n)` is told
-    the number of rows before predicting."""
+    """Score a model or a predictions .npz; returns the report dict (figures + protocol).
+
+    The model is `checkpoint`, any model spec movnect.estimator.load_estimator takes (.pt,
+    "default", an exported .onnx / .tflite whose runtime is registered), or `estimator`, one
+    already loaded; it runs on the file's crops, or on `crops` (a movnect.eval_crops.CropSource),
+    with the flip test when the protocol asks for it. `device`: torch device of a checkpoint.
+    `on_rows(n)` is told the number of rows before predicting.
+    """
     from movnect.eval_crops import CropSource, describe_protocol_crops, predict_video_crops
 
     crops = crops or CropSource()
-    if (checkpoint is None) == (predictions is None):
-        raise ValueError("evaluate: give exactly one of a checkpoint and a predictions file")
+    if sum(x is not None for x in (checkpoint, estimator, predictions)) != 1:
+        raise ValueError("evaluate: give exactly one of a model (checkpoint or estimator) and a predictions file")
     if predictions is not None and protocol.flip_test:
-        raise ValueError("the flip test needs a checkpoint (it runs the model on mirrored crops)")
+        raise ValueError("the flip test needs a model (it runs the model on mirrored crops)")
     if predictions is not None and crops.kind != "gt":
         raise ValueError("--crops applies to --checkpoint: predictions made elsewhere bring their own crops")
     gt = load_ground_truth(data, protocol)
-    if checkpoint is not None:
-        from movnect.checkpoint import load_model
-
-        model, _cfg, codec, _ = load_model(checkpoint)
-        if codec.num_joints != skeleton.NUM_JOINTS:
-            raise ValueError(f"checkpoint {checkpoint} predicts {codec.num_joints} joints; eval needs {skeleton.NUM_JOINTS}")
+    joints2d_px = None
+    if predictions is None:
+        model = estimator if estimator is not None else load_estimator(checkpoint, device=device)  # type: ignore[arg-type]
+        if model.codec.num_joints != skeleton.NUM_JOINTS:
+            raise ValueError(f"{model.name} predicts {model.codec.num_joints} joints; eval needs {skeleton.NUM_JOINTS}")
+        source: dict[str, Any] = {"checkpoint": str(checkpoint if checkpoint is not None else model.name),
+                                  "model": model.name}
+        note = getattr(model, "note", None)  # exported models say their format and precision
+        if note:
+            source["model_note"] = str(note)
+        if protocol.flip_test:
+            model = with_flip_test(model)
         if on_rows is not None:
             on_rows(len(gt.rows))
         if crops.kind == "gt":
-            pred = predict_rows(model.to(device), codec, data, gt.rows, protocol.flip_test, batch_size, workers, progress)
+            out = predict_rows(model, data, gt.rows, batch_size, workers, progress)
+            pred = out.joints3d.astype(np.float64)
+            joints2d_px = joints2d_error(out.joints2d, gt, model.codec.config.input_size)
         else:
-            pred = predict_video_crops(model.to(device), codec, data, gt.rows, crops, protocol.flip_test, batch_size,
-                                       progress)
-        source = {"checkpoint": str(checkpoint)}
+            pred = predict_video_crops(model, data, gt.rows, crops, batch_size, progress)
         crop_info = describe_protocol_crops(crops, len(gt.rows))
     else:
-        pred = read_predictions(predictions, gt)  # type: ignore[arg-type]
+        pred = read_predictions(predictions, gt)
         source = {"predictions": str(predictions)}
         crop_info = {"source": "unknown", "description": "predictions made elsewhere: their crops are not known here",
                      "detector_misses": None}
     result = score(pred, gt)
+    if joints2d_px is not None:
+        result["overall"]["joints2d_px"] = joints2d_px
+    capped = f"; capped at {len(gt.rows)} of {gt.selected} rows, evenly spread" if len(gt.rows) < gt.selected else ""
     result["protocol"] = {
         **asdict(protocol), "subjects": list(protocol.subjects), "data": str(data), **source,
-        "rows": "frame % frame_step == 0 of the subjects, all cameras: " + ", ".join(gt.cameras),
+        "rows": "frame % frame_step == 0 of the subjects, all cameras: " + ", ".join(gt.cameras) + capped,
         "file_frame_step": gt.file_frame_step,
         "joints": f"Human3.6M {skeleton.NUM_JOINTS} joints (movnect.skeleton order), root = pelvis",
         "alignment": {
@@ -295,6 +356,7 @@ def evaluate(data: str | Path, protocol: Protocol, *, checkpoint: str | Path | N
             "pa_mpjpe": "similarity Procrustes per frame: rotation (no reflection), uniform scale, translation",
             "n_mpjpe": "root subtracted, prediction scaled by s = sum<p,g> / sum<p,p>",
             "pck150_auc": "root-relative, all joints, error < threshold; AUC over 0..150 mm step 5",
+            "joints2d_px": "mean 2D distance over all joints, px of the model's input crop (stored crops only)",
         },
         "averages": "overall = mean over frames; action_mean = mean of per-action means",
         "damaged_takes": damaged_description(gt.damaged),
@@ -311,19 +373,21 @@ def markdown_report(result: dict[str, Any]) -> str:
     p = result["protocol"]
     o, m = result["overall"], result["action_mean"]
     src = p.get("checkpoint") or p.get("predictions")
-    lines = [
-        "# Human3.6M evaluation",
-        "",
+    bullets = [
         f"- source: `{src}`; data: `{p['data']}`",
         f"- subjects: {', '.join(p['subjects'])}; frames: every {p['frame_step']}th video frame "
         f"({result['frames']} frames; {p['rows']})",
         f"- joints: {p['joints']}; flip test: {'yes' if p['flip_test'] else 'no'}",
+        f"- model: {p['model']}{' (' + p['model_note'] + ')' if p.get('model_note') else ''}" if p.get("model") else "",
+        f"- 2D: {o['joints2d_px']:.2f} px mean joint error ({p['alignment']['joints2d_px']})"
+        if o.get("joints2d_px") is not None else "",
         f"- crops: {p['crops']['description']}",
         f"- as papers name it: {result['papers']['line']}" if "papers" in result else "",
         f"- {p['damaged_takes']}",
         f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "
         f"N-MPJPE: {p['alignment']['n_mpjpe']}; 3DPCK/AUC: {p['alignment']['pck150_auc']}",
     ]
+    lines = ["# Human3.6M evaluation", ""] + [b for b in bullets if b]
     lines += [
         "",
         "| average | MPJPE mm | PA-MPJPE mm | N-MPJPE mm | 3DPCK@150 % | AUC % |",

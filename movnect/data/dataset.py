@@ -146,7 +146,7 @@ class H36MDataset(Dataset):
         size = self.codec.config.input_size
         if image.shape[0] != size:  # the network's crop differs from the stored one
             j2 = j2 * (size / image.shape[0])
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if size < image.shape[0] else cv2.INTER_LINEAR)
+            image = fit_crop(image, size)
         j3 = skeleton.root_relative(r["joints3d_camera"])
         # Two per-joint masks (flipped together by the augmentation):
         #  labelled: the label exists (the teacher's confidence >= 0.5; always for other files);
@@ -186,6 +186,18 @@ class H36MDataset(Dataset):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def fit_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """A square (s, s, 3) crop resized to (size, size, 3), the one rule for every consumer of stored
+    crops (training, evaluation, calibration): area filter when shrinking, bilinear when enlarging;
+    returned unchanged when s == size. Crop-pixel coordinates scale by size / s."""
+    if image.ndim != 3 or image.shape[0] != image.shape[1] or image.shape[2] != 3:
+        raise ValueError(f"fit_crop: expected a square (s, s, 3) crop, got {image.shape}")
+    if image.shape[0] == size:
+        return image
+    interp = cv2.INTER_AREA if size < image.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interp)
 
 
 def augmentation_rng(seed: int | None, epoch: int, item: int) -> np.random.Generator:

@@ -16,6 +16,7 @@ from movnect.checkpoint import save_checkpoint
 from movnect.cli import main
 from movnect.codec import Codec, CodecConfig
 from movnect.data.dataset import H36MDataset
+from movnect.estimator import TorchEstimator, flip_test
 from movnect.models import ModelConfig, build_model
 from tests.movnect.data.fixtures import build_quirks, build_tiny
 
@@ -132,8 +133,9 @@ def test_checkpoint_eval_with_flip_test(tmp_path: Path, tiny_h5: Path) -> None:
     proto = evaluate.Protocol(("S9",), 5, flip_test=False)
     gt = evaluate.load_ground_truth(tiny_h5, proto)
     assert len(gt.rows) == 2 * 2 * 4
-    plain = evaluate.predict_rows(model, codec, tiny_h5, gt.rows, batch_size=5)
-    flip = evaluate.predict_rows(model, codec, tiny_h5, gt.rows, flip_test=True, batch_size=7)
+    est = TorchEstimator(model, codec)
+    plain = evaluate.predict_rows(est, tiny_h5, gt.rows, batch_size=5).joints3d
+    flip = evaluate.predict_rows(flip_test(est), tiny_h5, gt.rows, batch_size=7).joints3d
     assert plain.shape == flip.shape == (len(gt.rows), 17, 3)
     assert not np.allclose(plain, flip)
     # independent of the batching: the flip test is the decoded mean of the crop's maps and the
@@ -237,8 +239,9 @@ def test_crops_from_a_boxes_file_and_a_detector(tmp_path: Path, tiny_h5: Path) -
             stored = cv2.cvtColor(cv2.imdecode(f["images"][gt.rows[k]], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
             diff = np.abs(crop.astype(int) - stored)
             assert diff.max() <= 8 and diff.mean() < 0.01, (diff.max(), diff.mean())  # JPEG spreads a 1-level change
-    np.testing.assert_allclose(predict_video_crops(model, codec, tiny_h5, gt.rows, same, batch_size=5),
-                               evaluate.predict_rows(model, codec, tiny_h5, gt.rows), atol=0.5)
+    est = TorchEstimator(model, codec)
+    np.testing.assert_allclose(predict_video_crops(est, tiny_h5, gt.rows, same, batch_size=5),
+                               evaluate.predict_rows(est, tiny_h5, gt.rows).joints3d, atol=0.5)
     shifted = boxes + np.array([40.0, 0.0, 40.0, 0.0])
     np.savez(tmp_path / "s.npz", index=gt.rows, boxes=shifted)
     save_checkpoint(tmp_path / "m.pt", model, cfg, codec)
@@ -317,3 +320,22 @@ def test_paper_protocols_name_the_metric_subjects_and_sampling(tmp_path: Path, c
 def _gt32(h5: Path) -> tuple[np.ndarray, np.ndarray]:
     gt = evaluate.load_ground_truth(h5, evaluate.Protocol(frame_step=32))
     return gt.rows, gt.joints3d
+
+
+def test_max_rows_takes_an_even_spread_and_2d_labels_match_the_datasets(tiny_h5: Path) -> None:
+    full = evaluate.load_ground_truth(tiny_h5, evaluate.Protocol(("S9",), 5))
+    capped = evaluate.load_ground_truth(tiny_h5, evaluate.Protocol(("S9",), 5, max_rows=4))
+    n = len(full.rows)
+    np.testing.assert_array_equal(capped.rows, full.rows[[0, round((n - 1) / 3), round(2 * (n - 1) / 3), n - 1]])
+    assert capped.selected == n and len(evaluate.load_ground_truth(
+        tiny_h5, evaluate.Protocol(("S9",), 5, max_rows=10 * n)).rows) == n
+    with pytest.raises(ValueError, match="max_rows must be >= 1"):
+        evaluate.Protocol(max_rows=0)
+    # the 2D labels in stored-crop px are the training Dataset's (an independent path: camera.image_to_crop)
+    data = H36MDataset(tiny_h5, Codec(CodecConfig(input_size=64)), rows=capped.rows)
+    ref = np.stack([data.raw(i)["joints2d"] for i in range(len(data))])
+    np.testing.assert_allclose(capped.joints2d, ref, atol=1e-4)
+    # the 2D error is in px of the model's input: the labels scaled by 64 / 256, a (3, 4) shift is 5 px
+    scaled = ref * (64 / capped.crop_size)
+    assert evaluate.joints2d_error(scaled + np.array([3.0, 4.0]), capped, 64) == pytest.approx(5.0)
+    assert evaluate.joints2d_error(scaled, capped, 64) == pytest.approx(0.0, abs=1e-6)
