@@ -7,11 +7,7 @@ personalised (postprocess.kinematics.estimate_bone_lengths), the buffered frames
 and released, and every later frame is released at once. `finish()` releases what is left
 (also after an interrupt), so nothing recorded is lost.
 
-A frame is *tracked* when the mean joint confidence reaches `min_confidence` (0.3), or with a
-person detector `min_confidence_detected` (0.2): there the detector's periodic checks already
-say whether a person is in the box, and on real footage the default model's crops with mean
-confidence 0.2-0.3 placed as many 2D joints right as its more confident ones (bench
-measurement in docs/default_model.md), so the higher gate only dropped frames. An untracked
+A frame is *tracked* when the mean joint confidence reaches `min_confidence`. An untracked
 frame (nobody in view, heavy occlusion) does not touch the filters or the fitter: the last
 pose is held and marked untracked, so no garbage rotations reach the avatar. After
 `lost_reset_frames` untracked frames the crop returns to the full-frame box.
@@ -66,8 +62,7 @@ TYPICAL_BONES_MM = (130.0, 450.0, 440.0, 130.0, 450.0, 440.0, 230.0, 250.0, 110.
 @dataclass(frozen=True)
 class LiveConfig:
     fov_deg: float = 60.0              # horizontal field of view assumed for unknown cameras
-    min_confidence: float = 0.3        # mean joint confidence of a tracked frame (no detector)
-    min_confidence_detected: float = 0.2  # the same with a detector, whose checks vouch for the box
+    min_confidence: float = 0.3        # mean joint confidence of a tracked frame
     calibration_frames: int = 30       # tracked frames of filtered 3D for the bone lengths
     lost_reset_frames: int = 10        # untracked frames before the box returns to full frame
     search_per_frame: int = 6          # extra search windows evaluated per untracked frame (0: off)
@@ -83,9 +78,6 @@ class LiveConfig:
     def __post_init__(self) -> None:
         if not 10.0 <= self.fov_deg <= 170.0:
             raise ValueError(f"fov_deg must be in [10, 170], got {self.fov_deg}")
-        if not (0.0 <= self.min_confidence <= 1.0 and 0.0 <= self.min_confidence_detected <= 1.0):
-            raise ValueError(f"min_confidence and min_confidence_detected must be in [0, 1], got "
-                             f"{self.min_confidence}, {self.min_confidence_detected}")
         if self.calibration_frames < 1 or self.lost_reset_frames < 1:
             raise ValueError("calibration_frames and lost_reset_frames must be >= 1")
         if self.search_per_frame < 0:
@@ -213,8 +205,7 @@ class LivePipeline:
         t2 = time.perf_counter()
         timings["crop"], timings["model+decode"] = (t1 - t0) * 1e3, (t2 - t1) * 1e3
         j2, conf, j3 = self._decode(pred, box, size)
-        gate = self.config.min_confidence if self.detector is None else self.config.min_confidence_detected
-        tracked = self._is_tracked(j2, conf, j3, gate)
+        tracked = self._is_tracked(j2, conf, j3)
         restart = False
         if self.detector is not None:
             self._following = tracked
@@ -325,9 +316,9 @@ class LivePipeline:
         j2 = crop_to_image(pred.joints2d[0].astype(np.float64), box, size)
         return j2, pred.confidence[0].astype(np.float64), pred.joints3d[0].astype(np.float64)
 
-    @staticmethod
-    def _is_tracked(j2: np.ndarray, conf: np.ndarray, j3: np.ndarray, gate: float) -> bool:
-        return bool(np.isfinite(j2).all() and np.isfinite(j3).all() and float(np.mean(conf)) >= gate)
+    def _is_tracked(self, j2: np.ndarray, conf: np.ndarray, j3: np.ndarray) -> bool:
+        return bool(np.isfinite(j2).all() and np.isfinite(j3).all()
+                    and float(np.mean(conf)) >= self.config.min_confidence)
 
     def _search_step(self, frame_rgb: np.ndarray, size: int):
         """Run the next `search_per_frame` windows of the scan; the most confident tracked one
@@ -338,7 +329,7 @@ class LivePipeline:
             self._search_next = (self._search_next + 1) % len(self._search)
             pred = self.estimator(crop_image(frame_rgb, box, size)[None])
             j2, conf, j3 = self._decode(pred, box, size)
-            if self._is_tracked(j2, conf, j3, self.config.min_confidence) and float(np.mean(conf)) > best_conf:
+            if self._is_tracked(j2, conf, j3) and float(np.mean(conf)) > best_conf:
                 best, best_conf = (box, j2, conf, j3), float(np.mean(conf))
         return best
 

@@ -1,6 +1,5 @@
 """LivePipeline with a person detector: acquisition, dropping a box nobody is in, no jumps."""
 import numpy as np
-import pytest
 
 from movnect.camera import CropBox
 from movnect.live import LiveConfig, LivePipeline, box_overlap
@@ -101,25 +100,3 @@ def test_a_check_reseats_a_box_that_shrank_inside_the_detection():
     boxes = [pipe.step(_frame(300, 200), (i + 1) / 30)[0].box for i in range(5)]
     assert boxes[-1] == CropBox(150, 50, 400)   # the check at frame 5 re-seated it
     assert all(b.side < 300 for b in boxes[:-1])  # no check before: the tracker's own box
-
-
-class DimSeer(SquareSeer):
-    """SquareSeer whose confidence on the square is 0.25: between the two gates."""
-
-    def __call__(self, crops):
-        p = super().__call__(crops)
-        p.confidence[p.confidence > 0.5] = 0.25
-        return p
-
-
-def test_the_detector_gate_is_lower_than_the_scan_gate():
-    cfg = LiveConfig(calibration_frames=2, search_per_frame=0)
-    with_det = LivePipeline(DimSeer(), (480, 640), config=cfg, detector=FakeDetector([CropBox(250, 150, 200)]))
-    alone = LivePipeline(DimSeer(), (480, 640), config=cfg)
-    assert all(with_det.step(_frame(300, 200), i / 30)[0].tracked for i in range(3))
-    assert not any(alone.step(_frame(300, 200), i / 30)[0].tracked for i in range(3))
-    strict = LivePipeline(DimSeer(), (480, 640), config=LiveConfig(min_confidence_detected=0.3),
-                          detector=FakeDetector([CropBox(250, 150, 200)]))
-    assert not strict.step(_frame(300, 200), 0.0)[0].tracked
-    with pytest.raises(ValueError, match="min_confidence"):
-        LiveConfig(min_confidence_detected=1.5)
