@@ -3,7 +3,7 @@
 The motion generator of the stick-figure renderer (movnect.data.synthetic.motion: walking
 between waypoints, turning, per-action arm gestures, bending, sitting, all inside human joint
 limits and smooth at 50 fps) gives each body segment a world orientation
-(synthetic_body.segment_rotations). Each Anny bone follows one segment:
+(synthetic.body.segment_rotations). Each Anny bone follows one segment:
 
   root, pelvis.L/R               pelvis          upperleg01/02        thigh
   spine05..03                    lower torso     lowerleg01/02        shank

@@ -1,6 +1,6 @@
 """Forward kinematics of the synthetic person: joint-angle tracks -> 32 release joints.
 
-Joint angles follow synthetic_motion's conventions (radians; flexion moves a hanging limb
+Joint angles follow synthetic.motion's conventions (radians; flexion moves a hanging limb
 forward, abduction moves it away from the body, internal rotation turns its front toward the
 body's midline). The release's 32 joints are placed as in Human3.6M: the 17 evaluation joints
 where the 17-joint subset expects them, toes, head top, clavicle anchors and the two hand
@@ -50,7 +50,7 @@ def segment_rotations(tracks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def forward_kinematics(tracks: dict[str, np.ndarray], shape: BodyShape) -> Motion:
-    """Angle tracks (see synthetic_motion.angle_tracks) -> Motion with feet on the floor.
+    """Angle tracks (see synthetic.motion.angle_tracks) -> Motion with feet on the floor.
 
     Returns joints (N, 32, 3) world mm with the lowest sole point of each frame at z = 0.
     """

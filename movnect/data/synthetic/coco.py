@@ -10,7 +10,7 @@ with one person, sometimes two, in a random frame of a random action.
 
 COCO's 17 keypoints come from the synthetic skeleton: shoulders, elbows, wrists, hips, knees and
 ankles are release joints; nose, eyes and ears are points on the drawn head sphere
-(synthetic_render.FACE_OFFSETS). Visibility follows COCO: v=2 labelled and visible, v=1
+(synthetic.render.FACE_OFFSETS). Visibility follows COCO: v=2 labelled and visible, v=1
 labelled but hidden (an ear on the far side of the head), v=0 not labelled, with x = y = 0 (a
 keypoint outside the image, and nose/eyes when the face is turned away, since the renderer
 draws no face then). Occlusion of one body part by another is not modelled: body joints inside
