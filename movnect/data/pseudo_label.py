@@ -233,16 +233,10 @@ def _fmt(dropped: dict[str, int]) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dropped.items() if v) or "nothing dropped"
 
 
-def _task(args: tuple[Path, LabelOptions, Path]) -> InputResult:
-    return label_input(*args)
-
-
-def label_inputs(inputs: list[str | Path], out: str | Path, opts: LabelOptions = LabelOptions(),
-                 progress: Callable[[InputResult, int, int], None] | None = None,
-                 frame_progress: Callable[[str, int], None] | None = None,
-                 overwrite: bool = False) -> LabelSummary:
-    """Label every input into the HDF5 file `out` (see the module docstring)."""
-    out = Path(out)
+def check_inputs(inputs: list[str | Path], out: Path, overwrite: bool) -> list[Path]:
+    """The input paths of a footage command (label, crops), checked before any work: one-line
+    ValueError / FileNotFoundError / FileExistsError for no input, a missing one, two with the
+    same name (names are the sequences) or an existing output without `overwrite`."""
     paths = [Path(p) for p in inputs]
     if not paths:
         raise ValueError("no input given (--input VIDEO|IMAGE_DIR ...)")
@@ -254,6 +248,20 @@ def label_inputs(inputs: list[str | Path], out: str | Path, opts: LabelOptions =
         raise ValueError(f"inputs must have distinct names (they name the sequences): {names}")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass --overwrite to rebuild it")
+    return paths
+
+
+def _task(args: tuple[Path, LabelOptions, Path]) -> InputResult:
+    return label_input(*args)
+
+
+def label_inputs(inputs: list[str | Path], out: str | Path, opts: LabelOptions = LabelOptions(),
+                 progress: Callable[[InputResult, int, int], None] | None = None,
+                 frame_progress: Callable[[str, int], None] | None = None,
+                 overwrite: bool = False) -> LabelSummary:
+    """Label every input into the HDF5 file `out` (see the module docstring)."""
+    out = Path(out)
+    paths = check_inputs(inputs, out, overwrite)
     from movnect import assets
 
     assets.asset_path("pose_detection")  # a clear error before any work when not fetched

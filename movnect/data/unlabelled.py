@@ -37,8 +37,8 @@ from torch.utils.data import Dataset
 from movnect import atomic, skeleton
 from movnect.camera import crop_image
 from movnect.codec import Codec
-from movnect.data.dataset import augmentation_rng
-from movnect.data.pseudo_label import read_frames
+from movnect.data.dataset import augmentation_rng, fit_crop
+from movnect.data.pseudo_label import check_inputs, read_frames
 from movnect.data.transforms import NO_AUGMENT, AugmentConfig, augment
 
 FORMAT = "movnect-unlabelled-crops"
@@ -155,17 +155,7 @@ def crop_inputs(inputs: list[str | Path], out: str | Path, opts: CropOptions = C
     Raises FileNotFoundError / FileExistsError / ValueError (one line) for a missing input, an
     existing output without `overwrite`, an unreadable input, or when nobody is found at all."""
     out = Path(out)
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        raise ValueError("no input given (--input VIDEO|IMAGE_DIR ...)")
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"input not found: {missing[0]}")
-    names = [p.name for p in paths]
-    if len(set(names)) != len(names):
-        raise ValueError(f"inputs must have distinct names (they name the sequences): {names}")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass --overwrite to rebuild it")
+    paths = check_inputs(inputs, out, overwrite)
     from movnect import assets
 
     assets.asset_path("pose_detection")  # a clear error before any work when not fetched
@@ -313,10 +303,7 @@ class UnlabelledCrops(Dataset):
         bgr = cv2.imdecode(np.asarray(self._file["images"][i], dtype=np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ValueError(f"{self.path}: row {i} holds an unreadable JPEG")
-        size = self.codec.config.input_size
-        if bgr.shape[0] != size:
-            bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA if size < bgr.shape[0] else cv2.INTER_LINEAR)
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(fit_crop(bgr, self.codec.config.input_size), cv2.COLOR_BGR2RGB)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         if not 0 <= i < self.n:
