@@ -546,39 +546,53 @@ def _add_label(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _run_label(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class _InputsProgress:
+    """One frame-counting bar over the inputs of `label` / `crops`, made on the first report so
+    that input errors print before any bar. on_input(result, done, total) after each input
+    (result has .frames, .status, .name); on_frames(name, n) while one is being read."""
 
+    def __init__(self, desc: str, disable: bool) -> None:
+        self.desc, self.disable = desc, disable
+        self._bar = None
+        self._done = 0   # frames of the finished inputs
+
+    def _get(self):
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=self.desc, unit="frame", disable=self.disable)
+        return self._bar
+
+    def on_input(self, result, done: int, total: int) -> None:
+        self._done += result.frames
+        bar = self._get()
+        bar.set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
+        bar.update(max(0, self._done - bar.n))
+
+    def on_frames(self, name: str, n: int) -> None:
+        bar = self._get()
+        bar.update(max(0, self._done + n - bar.n))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _run_label(args: argparse.Namespace) -> int:
     from movnect.data.pseudo_label import LabelOptions, label_inputs
 
     opts = LabelOptions(teacher=args.teacher, crop_size=args.crop_size, frame_step=args.frame_step,
                         fov_deg=args.fov, min_row_confidence=args.min_confidence, person=args.person,
                         workers=args.workers)
-    bars: list[tqdm] = []  # made on the first report, so input errors come before any bar
-    done_frames = [0]
-
-    def bar() -> tqdm:
-        if not bars:
-            bars.append(tqdm(desc="label", unit="frame", disable=args.no_progress))
-        return bars[0]
-
-    def on_input(result, done: int, total: int) -> None:  # an InputResult
-        done_frames[0] += result.frames
-        bar().set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
-        bar().update(done_frames[0] - bar().n)
-
-    def on_frames(name: str, n: int) -> None:
-        bar().update(max(0, done_frames[0] + n - bar().n))
-
+    bar = _InputsProgress("label", args.no_progress)
     try:
-        summary = label_inputs(args.input, args.out, opts, on_input, on_frames, overwrite=args.overwrite)
+        summary = label_inputs(args.input, args.out, opts, bar.on_input, bar.on_frames, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"movnect: finished inputs are kept in {args.out}.parts; re-run the same command to resume",
               file=sys.stderr)
         raise
     finally:
-        for b in bars:
-            b.close()
+        bar.close()
     frames = sum(r.frames for r in summary.results)
     dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.dropped().items())
     print(f"wrote {summary.out}: {summary.rows} rows from {frames} frames of {len(summary.results)} inputs "
@@ -604,36 +618,19 @@ def _add_crops(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_crops(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from movnect.data.unlabelled import CropOptions, crop_inputs
 
     opts = CropOptions(crop_size=args.crop_size, frame_step=args.frame_step, max_people=args.max_people,
                        min_score=args.min_score, min_side=args.min_side)
-    bars: list[tqdm] = []  # made on the first report, so input errors come before any bar
-    done_frames = [0]
-
-    def bar() -> tqdm:
-        if not bars:
-            bars.append(tqdm(desc="crops", unit="frame", disable=args.no_progress))
-        return bars[0]
-
-    def on_input(result, done: int, total: int) -> None:  # a CropResult
-        done_frames[0] += result.frames
-        bar().set_postfix_str(f"{done}/{total} inputs, {result.status} {result.name}", refresh=False)
-        bar().update(max(0, done_frames[0] - bar().n))
-
+    bar = _InputsProgress("crops", args.no_progress)
     try:
-        summary = crop_inputs(args.input, args.out, opts, on_input,
-                              lambda name, n: bar().update(max(0, done_frames[0] + n - bar().n)),
-                              overwrite=args.overwrite)
+        summary = crop_inputs(args.input, args.out, opts, bar.on_input, bar.on_frames, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"movnect: finished inputs are kept in {args.out}.parts; re-run the same command to resume",
               file=sys.stderr)
         raise
     finally:
-        for b in bars:
-            b.close()
+        bar.close()
     frames = sum(r.frames for r in summary.results)
     none = sum(r.dropped.get("no_person", 0) for r in summary.results)
     small = sum(r.dropped.get("small", 0) for r in summary.results)
