@@ -75,6 +75,7 @@ def _merge_parts(release: Path, processes: int) -> None:
                 else:
                     cams[key] = value
             cam_file.unlink()
+        (part / ".synth_progress.json").unlink(missing_ok=True)  # the part's resume record
         part.rmdir()
     (release / "movnect_cameras.json").write_text(json.dumps(cams, indent=1))
 

@@ -426,8 +426,13 @@ def _run_synth_anny_release(args: argparse.Namespace) -> int:
         s = write_anny_release(args.out, cfg, args.msaa, _release_progress(bar))
     print(f"wrote {s['videos']} videos ({s['frames']} frames) and their pose files to {s['out']} in "
           f"{s['seconds']:.1f} s, {s['frames_per_s']:.1f} frames/s rendered and encoded "
-          f"(rendered Anny people, not Human3.6M)")
+          f"(rendered Anny people, not Human3.6M){_reused_note(s)}")
     return 0
+
+
+def _reused_note(summary: dict) -> str:
+    n = summary.get("reused_takes", 0)
+    return f"; {n} take(s) kept from an interrupted earlier run" if n else ""
 
 
 def _run_synth(args: argparse.Namespace) -> int:
@@ -451,7 +456,7 @@ def _run_synth(args: argparse.Namespace) -> int:
             summary = write_release(out, cfg, _release_progress(bar))
         print(f"wrote {summary['videos']} videos ({summary['frames']} frames) and their pose files to {out} "
               f"in {summary['seconds']:.1f} s, {summary['frames_per_s']:.0f} frames/s rendered and encoded "
-              f"(synthetic data, not Human3.6M)")
+              f"(synthetic data, not Human3.6M){_reused_note(summary)}")
     if args.coco:
         coco_cfg = CocoSynthConfig(images=args.coco, image_size=args.coco_size, seed=args.seed)
         with tqdm(desc="coco", unit="image", total=args.coco, disable=args.no_progress) as bar:

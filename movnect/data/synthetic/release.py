@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -214,19 +214,56 @@ def write_release(out: str | Path, cfg: SynthConfig = SynthConfig(),
     return write_release_tree(out, cfg, _StickSource(cfg), progress)
 
 
+PROGRESS_FILE = ".synth_progress.json"   # finished takes of a release being written (resume)
+PARTIAL_DIR = ".partial"                  # videos being written; renamed into place when complete
+
+
+def release_fingerprint(cfg: SynthConfig, source: object, camera_poses: bool) -> dict:
+    """What makes two writes of a release the same: the config, the renderer, the pose files."""
+    return json.loads(json.dumps({"config": asdict(cfg), "renderer": type(source).__name__,
+                                  "camera_poses": camera_poses}, default=str))
+
+
+def _finished_takes(out: Path, fingerprint: dict) -> set[str]:
+    """Takes ('S1/Walking 1') an earlier, interrupted write of the same release finished.
+    ValueError when the folder holds a release written with other settings."""
+    path = out / PROGRESS_FILE
+    if not path.is_file():
+        return set()
+    try:
+        state = json.loads(path.read_text())
+        done, earlier = set(state["takes"]), state["fingerprint"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path} is unreadable; delete it (or the folder) to write the release again") from None
+    if earlier != fingerprint:
+        raise ValueError(f"{out} holds a release written with other settings ({PROGRESS_FILE}); "
+                         "write into a new folder, or delete this one")
+    return done
+
+
 def write_release_tree(out: str | Path, cfg: SynthConfig, source: ReleaseSource,
                        progress: Callable[[str, int, int], None] | None = None,
                        camera_poses: bool = False) -> dict:
     """Write the release tree of `cfg` under `out` with `source`'s poses and videos: file names,
     the known damaged takes (cfg.release_quirks), the camera override below 1000 px and the
     summary are the same whatever renders. camera_poses: also the per-camera pose files
-    (`write_camera_poses`). Returns {out, videos, frames, seconds, frames_per_s}."""
+    (`write_camera_poses`).
+
+    Resumable per take: each video is written under <out>/.partial and renamed into place when
+    complete, and a take is recorded in <out>/.synth_progress.json once all its files are; a
+    second call with the same settings skips the recorded takes (sources are seeded per take,
+    so the tree is the same as an uninterrupted write). Returns {out, videos, frames, seconds,
+    frames_per_s, reused_takes} (frames and frames_per_s: rendered by this call)."""
+    import os
     import time
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    fingerprint = release_fingerprint(cfg, source, camera_poses)
+    finished = _finished_takes(out, fingerprint)
+    partial = out / PARTIAL_DIR
     total = len(cfg.subjects) * len(cfg.actions) * cfg.subactions * len(cfg.cameras)
-    done, frames, t0, render_s = 0, 0, time.perf_counter(), 0.0
+    done, frames, t0, render_s, reused = 0, 0, time.perf_counter(), 0.0, 0
     override: dict[str, dict[str, cam.Camera]] = {}
     for subject in cfg.subjects:
         cameras = source.cameras(subject)
@@ -238,6 +275,14 @@ def write_release_tree(out: str | Path, cfg: SynthConfig, source: ReleaseSource,
         for action in cfg.actions:
             for take in range(cfg.subactions):
                 stem = file_action_name(subject, action, take)
+                key = f"{subject}/{stem}"
+                if key in finished:
+                    reused += 1
+                    for camera in cameras:
+                        done += 1
+                        if progress:
+                            progress(f"{key}.{camera.name}", done, total)
+                    continue
                 joints = source.motion(subject, action, take)
                 damaged = damaged_take(subject, stem) if cfg.release_quirks else None
                 mocap = joints
@@ -246,23 +291,31 @@ def write_release_tree(out: str | Path, cfg: SynthConfig, source: ReleaseSource,
                 write_pose_cdf(pose_dir / f"{stem}.cdf", mocap)
                 if camera_poses:
                     write_camera_poses(out / subject, stem, mocap, cameras)
+                partial.mkdir(exist_ok=True)
                 for camera in cameras:
                     t1 = time.perf_counter()
                     video = video_dir / f"{stem}.{camera.name}.mp4"
-                    source.write_video(video, camera)
+                    tmp = partial / f"{subject}.{stem}.{camera.name}.mp4"
+                    source.write_video(tmp, camera)
                     if damaged is not None and damaged.covers(subject, stem, camera.name) and damaged.cameras:
-                        data = video.read_bytes()  # a corrupt download: the end (with the index) is missing
-                        video.write_bytes(data[:len(data) // 3])
+                        data = tmp.read_bytes()  # a corrupt download: the end (with the index) is missing
+                        tmp.write_bytes(data[:len(data) // 3])
+                    os.replace(tmp, video)
                     render_s += time.perf_counter() - t1
                     frames += cfg.frames
                     done += 1
                     if progress:
-                        progress(f"{subject}/{stem}.{camera.name}", done, total)
+                        progress(f"{key}.{camera.name}", done, total)
+                finished.add(key)
+                atomic.write_text(out / PROGRESS_FILE, json.dumps(
+                    {"fingerprint": fingerprint, "takes": sorted(finished)}, indent=1))
+    if partial.is_dir() and not any(partial.iterdir()):
+        partial.rmdir()
     if cfg.image_size != 1000:
         atomic.write_text(out / CAMERA_OVERRIDE, json.dumps(camera_facts(override), indent=1))
     seconds = time.perf_counter() - t0
     return {"out": str(out), "videos": total, "frames": frames, "seconds": seconds,
-            "frames_per_s": frames / max(render_s, 1e-9)}
+            "frames_per_s": frames / max(render_s, 1e-9), "reused_takes": reused}
 
 
 def open_video_writer(path: Path, width: int, height: int):  # -> cv2.VideoWriter

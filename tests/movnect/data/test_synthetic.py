@@ -78,6 +78,49 @@ def test_release_is_deterministic_for_a_seed(tmp_path):
     assert not np.array_equal(first_frame(a / video), first_frame(c / video))
 
 
+TWO_TAKES = syn.SynthConfig(subjects=("S5",), actions=("Greeting", "Walking"), subactions=1, frames=4,
+                            cameras=("60457274", "55011271"), image_size=128, seed=3)
+
+
+def test_interrupted_release_resumes_per_take_and_equals_an_uninterrupted_one(tmp_path):
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    syn.write_release(whole, TWO_TAKES)
+
+    def stop_in_second_take(name, done, total):
+        if done == 3:  # the first take (2 videos) is finished, the second one half written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        syn.write_release(resumed, TWO_TAKES, stop_in_second_take)
+    state = json.loads((resumed / syn.PROGRESS_FILE).read_text())
+    assert state["takes"] == ["S5/Greeting 1"]
+    assert not (resumed / "S5/Videos/Walking 1.55011271.mp4").exists()  # never half a video in place
+    summary = syn.write_release(resumed, TWO_TAKES)
+    assert summary["reused_takes"] == 1 and summary["frames"] == 2 * 4  # only the second take rendered
+    assert not (resumed / syn.PARTIAL_DIR).exists()
+    files = sorted(p.relative_to(whole).as_posix() for p in whole.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(resumed).as_posix() for p in resumed.rglob("*") if p.is_file())
+    for rel in files:
+        if rel.endswith(".cdf"):
+            assert pose_data(whole / rel).tobytes() == pose_data(resumed / rel).tobytes(), rel
+        elif rel.endswith(".mp4"):
+            np.testing.assert_array_equal(first_frame(whole / rel), first_frame(resumed / rel))
+    again = syn.write_release(resumed, TWO_TAKES)  # everything recorded: nothing rendered
+    assert again["reused_takes"] == 2 and again["frames"] == 0
+
+
+def test_release_folder_written_with_other_settings_is_refused(tmp_path):
+    syn.write_release(tmp_path, TWO_TAKES)
+    before = (tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf").read_bytes()
+    other = syn.SynthConfig(**{**TWO_TAKES.__dict__, "seed": 4})
+    with pytest.raises(ValueError, match="holds a release written with other settings"):
+        syn.write_release(tmp_path, other)
+    assert (tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf").read_bytes() == before
+    (tmp_path / syn.PROGRESS_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match="unreadable"):
+        syn.write_release(tmp_path, TWO_TAKES)
+
+
 def test_release_layout_pose_file_and_camera_override(tmp_path):
     syn.write_release(tmp_path, SMALL)
     poses = read_poses(tmp_path / "S5/MyPoseFeatures/D3_Positions/Greeting 1.cdf")
