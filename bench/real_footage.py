@@ -14,7 +14,9 @@ so it favours BlazePose (most of all heavy) over any other model.
 
 Scored on the same crops (the reference's projected joints framed like the training crops) for
 every model: root-aligned MPJPE and PA-MPJPE on the joints both skeletons share
-(movnect.skeleton.BLAZEPOSE_SHARED), in each view's camera frame; bone-length stability
+(movnect.skeleton.BLAZEPOSE_SHARED), in each view's camera frame; 2D PCK@0.1 on the same crops
+(`crop_pck01`: the model's 2D against the reference's projected joints, share within 0.1 x
+the person's extent in the crop: the 2D alone, no tracking); bone-length stability
 (coefficient of variation of each bone over a person's frames) and jitter (mean |3D
 acceleration| in mm / frame^2). Live pipeline end to end (`movnect demo`'s LivePipeline with
 BlazePose's person detector; BlazePose full with its own tracking): 2D PCK@0.1 of the person's
@@ -38,7 +40,7 @@ import cv2
 import numpy as np
 
 from movnect import assets, skeleton
-from movnect.camera import crop_image
+from movnect.camera import crop_image, image_to_crop
 from movnect.data.h36m import person_box
 from movnect.data.qualisys import read_qca
 from movnect.metrics import mpjpe_errors, pa_mpjpe_errors
@@ -178,7 +180,7 @@ def make_crops(ref: dict) -> list[dict]:
                 continue
             box = person_box(uv, 0.2)
             items.append({"view": v, "t": t, "person": pid, "uv": uv, "cam": cam,
-                          "crop": crop_image(ref["videos"][v][t], box, CROP)})
+                          "uv_crop": image_to_crop(uv, box, CROP), "crop": crop_image(ref["videos"][v][t], box, CROP)})
     return items
 
 
@@ -187,12 +189,17 @@ def score_model(name: str, items: list[dict]) -> dict:
 
     est = load_demo_estimator(name)
     size = est.codec.config.input_size
-    preds, ms = [], []
+    preds, hits2d, ms = [], [], []
     for it in items:
         crop = it["crop"] if size == CROP else cv2.resize(it["crop"], (size, size), interpolation=cv2.INTER_AREA)
         t0 = time.perf_counter()
-        preds.append(est(crop[None]).joints3d[0].astype(np.float64))
+        out = est(crop[None])
         ms.append((time.perf_counter() - t0) * 1e3)
+        preds.append(out.joints3d[0].astype(np.float64))
+        ref2d = it["uv_crop"][SHARED]  # the 2D on the same crop, given the reference's box
+        extent = float((ref2d.max(0) - ref2d.min(0)).max())
+        err2d = np.linalg.norm((out.joints2d[0, SHARED] + 0.5) * (CROP / size) - 0.5 - ref2d, axis=-1)
+        hits2d.append(float(np.mean(err2d < 0.1 * extent)))
     pred = np.stack(preds)
     gt = np.stack([skeleton.root_relative(it["cam"]) for it in items])
     e1 = mpjpe_errors(pred[:, SHARED], gt[:, SHARED], root=0)
@@ -213,6 +220,7 @@ def score_model(name: str, items: list[dict]) -> dict:
                 jitter.append(float(np.linalg.norm(acc[run], axis=-1).mean()))
     return {"model": name, "crops": len(items), "input_size": size,
             "mpjpe_mm": round(float(e1.mean()), 1), "pa_mpjpe_mm": round(float(e2.mean()), 1),
+            "crop_pck01": round(float(np.mean(hits2d)), 3),
             "bone_cv": round(float(np.mean(cv)), 3) if cv else None,
             "jitter_mm_per_frame2": round(float(np.mean(jitter)), 1) if jitter else None,
             "ms_per_crop": round(float(np.median(ms)), 2)}
