@@ -184,6 +184,17 @@ def make_crops(ref: dict) -> list[dict]:
     return items
 
 
+def crop_pck(pred2d: np.ndarray, size: int, ref2d: np.ndarray, alpha: float = 0.1) -> float:
+    """Share of the shared joints whose 2D (pred2d (17, 2), pixels of the model's size x size
+    input) lies within alpha x the reference person's extent (larger side of the box of
+    ref2d (17, 2), pixels of the CROP x CROP crop) of the reference. Pixel centres map as
+    (u + 0.5) * CROP / size - 0.5."""
+    ref = ref2d[SHARED]
+    extent = float((ref.max(0) - ref.min(0)).max())
+    err = np.linalg.norm((pred2d[SHARED] + 0.5) * (CROP / size) - 0.5 - ref, axis=-1)
+    return float(np.mean(err < alpha * extent))
+
+
 def score_model(name: str, items: list[dict]) -> dict:
     from movnect.demo import load_demo_estimator
 
@@ -196,10 +207,7 @@ def score_model(name: str, items: list[dict]) -> dict:
         out = est(crop[None])
         ms.append((time.perf_counter() - t0) * 1e3)
         preds.append(out.joints3d[0].astype(np.float64))
-        ref2d = it["uv_crop"][SHARED]  # the 2D on the same crop, given the reference's box
-        extent = float((ref2d.max(0) - ref2d.min(0)).max())
-        err2d = np.linalg.norm((out.joints2d[0, SHARED] + 0.5) * (CROP / size) - 0.5 - ref2d, axis=-1)
-        hits2d.append(float(np.mean(err2d < 0.1 * extent)))
+        hits2d.append(crop_pck(out.joints2d[0], size, it["uv_crop"]))
     pred = np.stack(preds)
     gt = np.stack([skeleton.root_relative(it["cam"]) for it in items])
     e1 = mpjpe_errors(pred[:, SHARED], gt[:, SHARED], root=0)
