@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from synthetic_data import ensure_synthetic_h5  # noqa: E402
 
+from movnect.data.dataset import select_rows  # noqa: E402
 from movnect.data.h36m import open_h36m  # noqa: E402
 
 CONFIG = ROOT / "configs" / "render_gain.toml"
@@ -84,12 +85,7 @@ def train_arm(name: str, data: Path, steps: int, work: Path) -> Path:
 
 
 def rows_of(path: Path, subjects: tuple[str, ...]) -> int:
-    import numpy as np
-
-    with open_h36m(path) as f:
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["names/subjects"][()]]
-        wanted = [i for i, n in enumerate(names) if n in subjects]
-        return int(np.isin(f["subject"][()], wanted).sum())
+    return len(select_rows(path, subjects))
 
 
 def table(result: dict) -> str:
