@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_NOTE = ("trained on rendered people only (movnect synth --renderer anny), no real image; "
+                "not Human3.6M; see docs/default_model.md")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path, default=ROOT / "runs/default_student/checkpoints/best.pt")
     p.add_argument("--out", type=Path, default=DEFAULT_MODEL_FILE, help="the .pt to write (the .tflite goes beside it)")
     p.add_argument("--no-tflite", action="store_true", help="write only the weights-only .pt")
+    p.add_argument("--note", default=DEFAULT_NOTE,
+                   help="what the model was trained on, stored under extra.note (say so when it is not renders)")
     args = p.parse_args(argv)
     try:
         model, cfg, codec, ckpt = load_model(args.checkpoint)
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "step": extra.get("position", {}).get("step"),
         "metrics": extra.get("metrics", {}),
         "data": run.get("data", {}),
-        "note": "trained on SYNTHETIC data (bench/synthetic_data.py), not Human3.6M; see docs/default_model.md",
+        "note": args.note,
     }
     save_checkpoint(args.out, model, cfg, codec, extra=provenance)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
