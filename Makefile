@@ -36,7 +36,7 @@ lint: venv
 	$(PY) -m mypy
 
 demo: venv
-	$(PY) -m movnect demo --source sample --out demo_out
+	$(PY) -m movnect demo --source sports2d --out demo_out
 
 bench: venv
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

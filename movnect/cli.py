@@ -307,9 +307,10 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="live 3D pose from a webcam or a video: overlay video, BVH, VMC, JSON lines")
-    p.add_argument("--source", default="0", help="webcam index (0), a video file, or 'sample' (generated clip)")
+    p.add_argument("--source", default="0", help="webcam index (0), a video file, 'sports2d' (a real clip, "
+                   "fetched by make venv) or 'sample' (generated clip)")
     p.add_argument("--model", default="default", help="'default' (embedded), a checkpoint, or an exported .tflite/.onnx")
-    p.add_argument("--out", default=None, help="folder for overlay.mp4, motion.bvh, poses.jsonl, summary.json (default demo_out for --source sample)")
+    p.add_argument("--out", default=None, help="folder for overlay.mp4, motion.bvh, poses.jsonl, summary.json (default demo_out for --source sample or sports2d)")
     p.add_argument("--show", action="store_true", help="show a window (when a display exists)")
     p.add_argument("--bvh", default=None, help="write the fitted motion to this BVH file")
     p.add_argument("--vmc", default=None, metavar="HOST:PORT", help="stream to a VMC receiver (e.g. 127.0.0.1:39539)")

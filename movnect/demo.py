@@ -264,6 +264,20 @@ def _check_outputs(options: DemoOptions) -> None:
             check_output_file(path, option)
 
 
+# Named real clips (fetched by `movnect fetch-assets footage`, which `make venv` runs): the
+# source name -> its asset. Sports2D's demo clip: 1768 x 994 at 30 fps, 230 frames, outdoors,
+# two people (the demo follows the largest); BSD-3-Clause, D. Pagnon (docs/assets.md).
+REAL_SOURCES = {"sports2d": "sports2d_demo"}
+
+
+def named_source(name: str) -> Path:
+    """The video file of a named real clip; AssetMissing (naming the fetch command) when the
+    clip is not in the asset cache."""
+    from movnect import assets
+
+    return assets.asset_path(REAL_SOURCES[name])
+
+
 def load_demo_estimator(spec: str) -> PoseEstimator:
     """The model for the demo: `movnect.estimator.load_estimator(spec, fast=True)`, i.e. for
     "default" the embedded TFLite export of the default checkpoint when a LiteRT interpreter is
@@ -277,7 +291,8 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
          person: int | None = None,
          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Everything `movnect demo` does: resolve the source ('sample' renders the generated clip
-    into the output folder once) and the model, then `run_demo`."""
+    into the output folder once; 'sports2d' is the fetched real clip, see `named_source`) and
+    the model, then `run_demo`."""
     from movnect.sample_clip import sample_intrinsics, write_sample_clip
 
     receiver = parse_host_port(vmc) if vmc else None  # first: before the sample clip is rendered
@@ -297,6 +312,8 @@ def demo(source: str, model: str = "default", out_dir: str | None = None, show: 
             meta = write_sample_clip(clip)
         intrinsics = sample_intrinsics(meta)
         source, out_dir = str(clip), str(out)
+    elif source in REAL_SOURCES:
+        source, out_dir = str(named_source(source)), out_dir or "demo_out"
     if out_dir is not None:  # an output folder gets every file output unless named elsewhere
         bvh = bvh or str(Path(out_dir) / "motion.bvh")
         jsonl = jsonl or str(Path(out_dir) / "poses.jsonl")

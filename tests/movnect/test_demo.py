@@ -171,6 +171,20 @@ def test_bad_sources_give_one_line_errors(capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_named_real_clip_is_read_from_the_asset_cache(clip, tmp_path, monkeypatch, capsys):
+    # a generated clip stands in for the fetched Sports2D clip (the cache is a temp folder)
+    monkeypatch.setenv("MOVNECT_CACHE_DIR", str(tmp_path / "cache"))
+    code, err = run(capsys, "demo", "--source", "sports2d")
+    assert code == 2 and "footage/sports2d_demo.mp4" in err and "movnect fetch-assets footage" in err
+    assert len(err.strip().splitlines()) == 1
+    (tmp_path / "cache" / "footage").mkdir(parents=True)
+    (tmp_path / "cache" / "footage" / "sports2d_demo.mp4").write_bytes(clip[0].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    summary = demo("sports2d", "default", max_frames=6, detector="off")
+    assert summary["frames"] == 6
+    assert (tmp_path / "demo_out" / "overlay.mp4").is_file() and (tmp_path / "demo_out" / "motion.bvh").is_file()
+
+
 def test_parse_host_port():
     assert parse_host_port("127.0.0.1:39539") == ("127.0.0.1", 39539)
     with pytest.raises(ValueError, match="HOST:PORT"):
