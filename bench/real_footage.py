@@ -16,7 +16,9 @@ Scored on the same crops (the reference's projected joints framed like the train
 every model: root-aligned MPJPE and PA-MPJPE on the joints both skeletons share
 (movnect.skeleton.BLAZEPOSE_SHARED), in each view's camera frame; 2D PCK@0.1 on the same crops
 (`crop_pck01`: the model's 2D against the reference's projected joints, share within 0.1 x
-the person's extent in the crop: the 2D alone, no tracking); bone-length stability
+the person's extent in the crop: the 2D alone, no tracking); front/back agreement
+(`movnect.metrics.facing_agreement`: on the crops whose reference is clearly frontal or seen
+from behind, the share whose 3D puts the person's left side on the same side); bone-length stability
 (coefficient of variation of each bone over a person's frames) and jitter (mean |3D
 acceleration| in mm / frame^2). Live pipeline end to end (`movnect demo`'s LivePipeline with
 BlazePose's person detector; BlazePose full with its own tracking): 2D PCK@0.1 of the person's
@@ -43,7 +45,7 @@ from movnect import assets, skeleton
 from movnect.camera import crop_image, image_to_crop
 from movnect.data.h36m import person_box
 from movnect.data.qualisys import read_qca
-from movnect.metrics import mpjpe_errors, pa_mpjpe_errors
+from movnect.metrics import facing_agreement, mpjpe_errors, pa_mpjpe_errors
 from movnect.triangulate import reprojection_errors, triangulate, triangulate_robust
 
 SHARED = list(skeleton.BLAZEPOSE_SHARED)
@@ -212,6 +214,7 @@ def score_model(name: str, items: list[dict]) -> dict:
     gt = np.stack([skeleton.root_relative(it["cam"]) for it in items])
     e1 = mpjpe_errors(pred[:, SHARED], gt[:, SHARED], root=0)
     e2 = pa_mpjpe_errors(pred[:, SHARED], gt[:, SHARED])
+    facing, facing_n = facing_agreement(pred, gt)
     # temporal: per (view, person) sequences
     cv, jitter = [], []
     keys = sorted({(it["view"], it["person"]) for it in items})
@@ -229,6 +232,7 @@ def score_model(name: str, items: list[dict]) -> dict:
     return {"model": name, "crops": len(items), "input_size": size,
             "mpjpe_mm": round(float(e1.mean()), 1), "pa_mpjpe_mm": round(float(e2.mean()), 1),
             "crop_pck01": round(float(np.mean(hits2d)), 3),
+            "facing_agree_pct": None if facing is None else round(facing, 1), "facing_crops": facing_n,
             "bone_cv": round(float(np.mean(cv)), 3) if cv else None,
             "jitter_mm_per_frame2": round(float(np.mean(jitter)), 1) if jitter else None,
             "ms_per_crop": round(float(np.median(ms)), 2)}

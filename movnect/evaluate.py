@@ -260,6 +260,7 @@ def score(pred: np.ndarray, gt: GroundTruth) -> dict[str, Any]:
     overall = {k: float(v.mean()) for k, v in err.items()}
     overall["pck150"] = metrics.pck(err["mpjpe"])
     overall["auc"] = metrics.auc(err["mpjpe"])
+    overall["facing_agree"], overall["facing_poses"] = metrics.facing_agreement(pred, gt.joints3d)
     per_action: dict[str, dict[str, float]] = {}
     for a in np.unique(gt.action):
         sel = gt.action == a
@@ -382,6 +383,9 @@ def markdown_report(result: dict[str, Any]) -> str:
         f"- 2D: {o['joints2d_px']:.2f} px mean joint error ({p['alignment']['joints2d_px']})"
         if o.get("joints2d_px") is not None else "",
         f"- crops: {p['crops']['description']}",
+        f"- front/back agreement: {o['facing_agree']:.1f} % of {o['facing_poses']} clearly frontal or from-behind "
+        f"poses (left side on the right side of the image, or not, as in the ground truth)"
+        if o.get("facing_agree") is not None else "",
         f"- as papers name it: {result['papers']['line']}" if "papers" in result else "",
         f"- {p['damaged_takes']}",
         f"- MPJPE: {p['alignment']['mpjpe']}; PA-MPJPE: {p['alignment']['pa_mpjpe']}; "

@@ -14,6 +14,10 @@ per joint or over everything. The alignments (docs/training.md, Evaluation):
 3DPCK and AUC follow the MPI-INF-3DHP scripts: a joint is correct if its error is strictly
 below the threshold (150 mm); AUC is the mean of the PCK over 0, 5, ..., 150 mm (31 values).
 Both are percentages here.
+
+Front/back agreement (`facing_agreement`): the share of clearly frontal or clearly from-behind
+poses whose prediction puts the person's left side on the same side of the image as the ground
+truth does (a model that calls every person frontal scores the frontal share of the data).
 """
 from __future__ import annotations
 
@@ -113,3 +117,33 @@ def group_means(errors: np.ndarray, groups: np.ndarray) -> dict[int, tuple[float
     if errors.ndim != 2 or groups.shape != errors.shape[:1]:
         raise ValueError(f"expected errors (N, J) and groups (N,), got {errors.shape} and {groups.shape}")
     return {int(g): (float(errors[groups == g].mean()), int((groups == g).sum())) for g in np.unique(groups)}
+
+
+FACING_MIN_WIDTH_MM = 100.0  # hip/shoulder width across the image below which a pose counts as side-on
+
+
+def lateral_width(joints: np.ndarray) -> np.ndarray:
+    """Signed width of the body across the image: (N, J, 3) camera-axes joints (x right) -> (N,)
+    mm, the mean x of the left hip and shoulder minus that of the right ones. Positive: the
+    person's left side is on the image's right, i.e. an upright person faces the camera;
+    negative: seen from behind; near 0: side-on."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1] != skeleton.NUM_JOINTS or joints.shape[2] < 2:
+        raise ValueError(f"expected joints (N, {skeleton.NUM_JOINTS}, 3), got {joints.shape}")
+    left = joints[:, [skeleton.JOINT_NAMES.index("left_hip"), skeleton.JOINT_NAMES.index("left_shoulder")], 0]
+    right = joints[:, [skeleton.JOINT_NAMES.index("right_hip"), skeleton.JOINT_NAMES.index("right_shoulder")], 0]
+    return left.mean(-1) - right.mean(-1)
+
+
+def facing_agreement(pred: np.ndarray, gt: np.ndarray, min_width_mm: float = FACING_MIN_WIDTH_MM
+                     ) -> tuple[float | None, int]:
+    """Front/back agreement: over the poses whose ground truth is clearly frontal or clearly seen
+    from behind (|lateral_width(gt)| >= min_width_mm), the percentage whose prediction has the
+    same sign of `lateral_width` (a model that calls everyone frontal scores the frontal share).
+    (N, J, 3) x2 -> (percent or None when no pose qualifies, poses counted)."""
+    pred, gt = _check_pair(pred, gt)
+    wp, wg = lateral_width(pred), lateral_width(gt)
+    sel = np.abs(wg) >= min_width_mm
+    if not sel.any():
+        return None, 0
+    return float(100.0 * np.mean(np.sign(wp[sel]) == np.sign(wg[sel]))), int(sel.sum())

@@ -107,3 +107,39 @@ def test_group_means() -> None:
 def test_shape_errors_name_the_shapes(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match=r"\(N, J, 3\)"):
         metrics.pa_mpjpe_errors(bad, np.zeros((2, 17, 3)))
+
+
+def _standing(facing_camera: bool) -> np.ndarray:
+    """An upright person (y down), hips 200 mm and shoulders 300 mm wide; facing the camera puts
+    their left side at +x (the image's right)."""
+    from movnect import skeleton
+
+    j = np.zeros((skeleton.NUM_JOINTS, 3))
+    side = 1.0 if facing_camera else -1.0
+    for name, x, y in (("left_hip", 100, 0), ("right_hip", -100, 0), ("left_shoulder", 150, -500),
+                       ("right_shoulder", -150, -500), ("thorax", 0, -500), ("head", 0, -700)):
+        j[skeleton.JOINT_NAMES.index(name)] = [side * x, y, 0.0]
+    return j
+
+
+def test_lateral_width_hand_computed() -> None:
+    poses = np.stack([_standing(True), _standing(False)])
+    # left mean x (100 + 150) / 2 = 125, right mean x -125: width 250 mm, negative from behind
+    np.testing.assert_allclose(metrics.lateral_width(poses), [250.0, -250.0])
+
+
+def test_facing_agreement_counts_front_back_swaps_and_skips_side_on_poses() -> None:
+    front, back = _standing(True), _standing(False)
+    side = front.copy()
+    side[:, 0] *= 0.2  # width 50 mm: side-on, not counted
+    gt = np.stack([front, back, back, side])
+    pred = np.stack([front, front, back, back])  # one of the three counted poses called frontal wrongly
+    share, n = metrics.facing_agreement(pred, gt)
+    assert n == 3
+    assert share == pytest.approx(200.0 / 3.0)
+    assert metrics.facing_agreement(pred[3:], gt[3:]) == (None, 0)
+    # a rotation by 180 degrees about the vertical axis turns every frontal pose into a back view
+    turned = gt * np.array([-1.0, 1.0, -1.0])
+    assert metrics.facing_agreement(turned, gt) == (0.0, 3)
+    with pytest.raises(ValueError, match=r"\(N, 17, 3\)"):
+        metrics.lateral_width(np.zeros((2, 16, 3)))
