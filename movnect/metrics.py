@@ -120,6 +120,8 @@ def group_means(errors: np.ndarray, groups: np.ndarray) -> dict[int, tuple[float
 
 
 FACING_MIN_WIDTH_MM = 100.0  # hip/shoulder width across the image below which a pose counts as side-on
+_LEFT_TRUNK = [skeleton.JOINT_NAMES.index(n) for n in ("left_hip", "left_shoulder")]
+_RIGHT_TRUNK = [skeleton.JOINT_NAMES.index(n) for n in ("right_hip", "right_shoulder")]
 
 
 def lateral_width(joints: np.ndarray) -> np.ndarray:
@@ -130,9 +132,7 @@ def lateral_width(joints: np.ndarray) -> np.ndarray:
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1] != skeleton.NUM_JOINTS or joints.shape[2] < 2:
         raise ValueError(f"expected joints (N, {skeleton.NUM_JOINTS}, 3), got {joints.shape}")
-    left = joints[:, [skeleton.JOINT_NAMES.index("left_hip"), skeleton.JOINT_NAMES.index("left_shoulder")], 0]
-    right = joints[:, [skeleton.JOINT_NAMES.index("right_hip"), skeleton.JOINT_NAMES.index("right_shoulder")], 0]
-    return left.mean(-1) - right.mean(-1)
+    return joints[:, _LEFT_TRUNK, 0].mean(-1) - joints[:, _RIGHT_TRUNK, 0].mean(-1)
 
 
 def facing_agreement(pred: np.ndarray, gt: np.ndarray, min_width_mm: float = FACING_MIN_WIDTH_MM

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from movnect import metrics
+from movnect import metrics, skeleton
 
 
 def _pose(rng: np.random.Generator, n: int = 1, j: int = 17) -> np.ndarray:
@@ -112,8 +112,6 @@ def test_shape_errors_name_the_shapes(bad: np.ndarray) -> None:
 def _standing(facing_camera: bool) -> np.ndarray:
     """An upright person (y down), hips 200 mm and shoulders 300 mm wide; facing the camera puts
     their left side at +x (the image's right)."""
-    from movnect import skeleton
-
     j = np.zeros((skeleton.NUM_JOINTS, 3))
     side = 1.0 if facing_camera else -1.0
     for name, x, y in (("left_hip", 100, 0), ("right_hip", -100, 0), ("left_shoulder", 150, -500),
