@@ -24,8 +24,10 @@ from movnect.models import ModelConfig, build_model, count_parameters
 from movnect.train.config import ExperimentConfig, OptimizerConfig, ScheduleConfig, StageConfig, TrainConfig
 from movnect.train.distributed import DistEnv
 from movnect.train.loop import Trainer
+from teacher_student.cache import CachedTeacherDataset, TeacherCache, build_cache
 from teacher_student.config import DistillConfig, DWPoseConfig, MimicryConfig, OKDHPConfig
 from teacher_student.run import build_distill_trainer, write_dwpose_students, write_student
+from teacher_student.trainers import load_teacher
 
 FEATURE_ALPHA = 7e-5  # DWPose's FeaLoss alpha_fea (sum over C, H, W / N)
 
@@ -71,9 +73,17 @@ class Bench:
                             image_panels=0, init_from=init_from)
         return ExperimentConfig(model=model, codec=self.codec.config, train=train, stages=stages)
 
-    def fit(self, trainer: Trainer, run: Path, augment: bool, n_stages: int) -> tuple[dict, dict]:
+    def fit(self, trainer: Trainer, run: Path, augment: bool, n_stages: int, cache: str = "",
+            need_feature: bool = False) -> tuple[dict, dict]:
+        """Train every stage on the training split; `cache`: a teacher cache (build_teacher_cache)
+        whose outputs replace the teacher's forward pass (un-augmented data only)."""
         t0 = time.perf_counter()
-        summary = trainer.fit([self.train_set(augment)] * n_stages, self.val)
+        data = self.train_set(augment)
+        if cache:
+            tc = TeacherCache(cache)
+            tc.check_matches(trainer.teacher.path, self.codec, need_feature=need_feature, data_file=self.h5)
+            data = CachedTeacherDataset(data, tc)
+        summary = trainer.fit([data] * n_stages, self.val)
         seconds = time.perf_counter() - t0
         trainer.logger.close()
         best = run / "checkpoints" / ("best.pt" if (run / "checkpoints" / "best.pt").is_file() else "last.pt")
@@ -94,10 +104,27 @@ class Bench:
         if done.is_file():  # same settings: reuse
             return {**json.loads(done.read_text()), "reused": True}
         rec = {"teacher": self.teacher, "scratch": self.scratch, "distill": self.distill}[job["kind"]](job, run)
-        rec = {"name": name, **{k: v for k, v in job.items() if k != "teacher"}, **rec}
+        rec = {"name": name, **{k: v for k, v in job.items() if k not in ("teacher", "cache")}, **rec}
         run.mkdir(parents=True, exist_ok=True)
         done.write_text(json.dumps(rec))
         return rec
+
+    def build_teacher_cache(self, teacher: str, path: Path, include_feature: bool) -> str:
+        """The teacher's outputs on every un-augmented training row, once (CPU sweeps: a mimicry or
+        DWPose step then costs about a scratch step). Reused while it matches teacher and data."""
+        if path.is_file():
+            try:
+                tc = TeacherCache(path)
+                tc.check_matches(teacher, self.codec, need_feature=include_feature, data_file=self.h5)
+                return str(path)
+            except Exception:  # noqa: BLE001 - stale or partial: rebuilt below
+                path.unlink()
+        t = load_teacher(teacher, self.student, self.codec).to(self.env.device)
+        from movnect.config import to_dict
+
+        build_cache(path, t.model, teacher, to_dict(t.config), self.codec, self.train_set(False), data_file=self.h5,
+                    include_feature=include_feature, batch_size=64, device=self.env.device)
+        return str(path)
 
     # ---- the three kinds of run ----------------------------------------------------------------
     def teacher(self, job: dict, run: Path) -> dict:
@@ -160,8 +187,11 @@ class Bench:
             raise ValueError(f"unknown method {m!r}")
         exp = self.experiment(self.student, stages, job["seed"])
         trainer = build_distill_trainer(exp, cfg, run, self.env)
-        rec, summary = self.fit(trainer, run, job["augment"], len(stages))
-        extra: dict = {"stage_steps": [s.epochs * s.steps_per_epoch for s in stages]}
+        cache = job.get("cache", "") if m in ("mimicry", "dwpose") and not job["augment"] else ""
+        rec, summary = self.fit(trainer, run, job["augment"], len(stages), cache=cache,
+                                need_feature=m == "dwpose" and cfg.dwpose.feature_weight > 0)
+        extra: dict = {"stage_steps": [s.epochs * s.steps_per_epoch for s in stages],
+                       "teacher_outputs": "cache" if cache else ("live" if m != "okdhp" else "none")}
         if m == "dwpose":
             student, choice = write_dwpose_students(run, exp, cfg, summary["stage_best"])
             extra["dwpose_export"] = choice["chosen"]

@@ -105,6 +105,10 @@ def test_smoke_run_writes_the_paired_report(tiny_h5: Path, tmp_path: Path, monke
             assert p["ci"] == pytest.approx(list(expect["ci"]), abs=0.01) and p["verdict"] == expect["verdict"]
         assert all(s in ("stage1", "stage2") for s in b["arms"]["dwpose"]["exported_stage"])
     assert set(out["survival"]) == {"mimicry", "dwpose", "okdhp"}
+    assert (work / "teacher_cache.h5").is_file()  # cpu + un-augmented arms: the teacher ran once
+    recs = [json.loads(x) for x in (work / "runs.jsonl").read_text().splitlines()]
+    kinds = {r.get("method"): r.get("teacher_outputs") for r in recs if r["kind"] == "distill"}
+    assert kinds == {"mimicry": "cache", "dwpose": "cache", "okdhp": "none"}
     lines = (work / "runs.jsonl").read_text().splitlines()
     # teacher + 2 budgets x (2 grid cells + 3 seeds x 5 arms, seed 0's scratch = a grid cell)
     assert len(lines) == 1 + 2 * (2 + 3 * 5 - 1)
@@ -112,6 +116,36 @@ def test_smoke_run_writes_the_paired_report(tiny_h5: Path, tmp_path: Path, monke
     # a second call reuses every finished run
     again = distill_gain.main(argv)
     assert again["budgets"] == out["budgets"] and len((work / "runs.jsonl").read_text().splitlines()) == len(lines)
+
+
+def test_bench_cache_serves_the_live_teachers_outputs(tiny_h5: Path, tmp_path: Path) -> None:
+    import argparse
+
+    import distill_gain
+    from distill_runs import Bench
+    from movnect.checkpoint import save_checkpoint
+    from movnect.models import ModelConfig, build_model
+    from teacher_student.cache import CachedTeacherDataset, TeacherCache
+    from teacher_student.trainers import load_teacher
+
+    args: argparse.Namespace = distill_gain.parse(["--data-h5", str(tiny_h5), "--work", str(tmp_path), "--input-size", "64",
+                                                   "--width", "0.25", "--train-frame-step", "1", "--val-frame-step", "1"])
+    bench = Bench(args, tiny_h5)
+    torch.manual_seed(0)
+    cfg = ModelConfig(name="movnect", width=0.5)
+    teacher_file = tmp_path / "teacher.pt"
+    save_checkpoint(teacher_file, build_model(cfg).eval(), cfg, bench.codec)
+    path = bench.build_teacher_cache(str(teacher_file), tmp_path / "cache.h5", include_feature=True)
+    assert bench.build_teacher_cache(str(teacher_file), tmp_path / "cache.h5", include_feature=True) == path  # reused
+    teacher = load_teacher(teacher_file, bench.student, bench.codec)
+    plain = bench.train_set(False)
+    cached = CachedTeacherDataset(plain, TeacherCache(path))
+    batch = torch.utils.data.default_collate([cached[i] for i in range(len(plain))])
+    assert bool((batch["teacher_cached"] > 0).all())
+    got = teacher.outputs(batch, need_feature=True)  # every row cached: no forward
+    live = teacher.model(batch["image"])
+    assert torch.allclose(got.maps, live.maps, rtol=2e-3, atol=2e-3)  # stored float16
+    assert torch.allclose(got.feature, live.feature, rtol=2e-3, atol=2e-3)
 
 
 def test_decoded_dataset_equals_the_h5_samples(tiny_h5: Path, tmp_path: Path) -> None:
