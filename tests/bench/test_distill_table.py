@@ -55,3 +55,14 @@ def test_cli_writes_the_file_and_refuses_a_bad_one(tmp_path: Path, capsys) -> No
     assert main([str(src)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot read" in err[0]
+
+
+def test_the_published_tables_are_the_kept_results_output() -> None:
+    """README and docs/distillation.md show bench/distill_table.py's output of the kept sweep
+    result verbatim (no figure typed by hand; a re-run result must be re-published)."""
+    root = BENCH.parent
+    kept = json.loads((root / "docs/results/distill_gain_cpu_1x.json").read_text())
+    arm_table = tables(kept).split("\n\n")[-1].strip()  # the per-arm table of the last budget
+    assert arm_table.startswith("| arm |") and "| OKDHP |" in arm_table
+    for doc in ("README.md", "docs/distillation.md"):
+        assert arm_table in (root / doc).read_text(), doc
