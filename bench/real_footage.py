@@ -16,7 +16,8 @@ Scored on the same crops (the reference's projected joints framed like the train
 every model: root-aligned MPJPE and PA-MPJPE on the joints both skeletons share
 (movnect.skeleton.BLAZEPOSE_SHARED), in each view's camera frame; 2D PCK@0.1 on the same crops
 (`crop_pck01`: the model's 2D against the reference's projected joints, share within 0.1 x
-the person's extent in the crop: the 2D alone, no tracking); front/back agreement
+the person's extent in the crop: the 2D alone, no tracking; with `--framing 0.1,0.2,...` also on
+crops re-framed with each margin, `crop_pck01_by_margin`); front/back agreement
 (`movnect.metrics.facing_agreement`: on the crops whose reference is clearly frontal or seen
 from behind, the share whose 3D puts the person's left side on the same side); bone-length stability
 (coefficient of variation of each bone over a person's frames) and jitter (mean |3D
@@ -26,7 +27,7 @@ size against the reference's 2D (Sports2D: BlazePose heavy's 2D on every detecti
 with a person followed, box switches between people.
 
     python bench/real_footage.py [--models default,blazepose-lite,blazepose-full,blazepose-heavy]
-        [--step 1] [--out bench_out/real_footage.json]
+        [--step 1] [--framing 0.1,0.2,0.3,0.45] [--out bench_out/real_footage.json]
 """
 from __future__ import annotations
 
@@ -238,6 +239,26 @@ def score_model(name: str, items: list[dict]) -> dict:
             "ms_per_crop": round(float(np.median(ms)), 2)}
 
 
+def framing_pck(name: str, ref: dict, items: list[dict], margins: list[float]) -> dict[str, float]:
+    """2D PCK@0.1 on the crops re-framed with each margin (side (1 + 2 m) x the reference's 2D
+    extent, real scene around the person): how much the model depends on the training framing
+    (0.2) and on what surrounds the person."""
+    from movnect.demo import load_demo_estimator
+
+    est = load_demo_estimator(name)
+    size = est.codec.config.input_size
+    out = {}
+    for m in margins:
+        hits = []
+        for it in items:
+            box = person_box(it["uv"], m)
+            crop = crop_image(ref["videos"][it["view"]][it["t"]], box, CROP)
+            crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+            hits.append(crop_pck(est(crop[None]).joints2d[0], size, image_to_crop(it["uv"], box, CROP)))
+        out[f"{m:g}"] = round(float(np.mean(hits)), 3)
+    return out
+
+
 def pck_live(frames: list[np.ndarray], people_2d: list[list[tuple[int, np.ndarray]]], runner) -> dict:
     """Run `runner(frame) -> joints2d (17, 2) | None` over frames and score it against the
     reference people (id, (17, 2) px) of each frame.
@@ -311,6 +332,8 @@ def main() -> None:
     ap.add_argument("--step", type=int, default=1, help="use every step-th frame of Demo_MultiPerson")
     ap.add_argument("--views", default="1,2,3,4", help="Demo_MultiPerson cameras whose crops are scored")
     ap.add_argument("--no-live", action="store_true", help="skip the live-pipeline 2D part")
+    ap.add_argument("--framing", default="", help="comma-separated crop margins (e.g. 0.1,0.2,0.3,0.45): 2D "
+                                                  "PCK on the crops re-framed with each, per model")
     ap.add_argument("--out", default="bench_out/real_footage.json")
     args = ap.parse_args()
     log = lambda m: print(f"[real_footage] {m}", flush=True)  # noqa: E731
@@ -333,8 +356,11 @@ def main() -> None:
     result["crops_3d"].append({"model": "constant mean pose (oracle)", "crops": len(items),
                                "mpjpe_mm": round(float(mpjpe_errors(const, gt, root=0).mean()), 1),
                                "pa_mpjpe_mm": round(float(pa_mpjpe_errors(const, gt).mean()), 1)})
+    margins = [float(m) for m in args.framing.split(",") if m]
     for name in [m for m in args.models.split(",") if m]:
         r = score_model(name, items)
+        if margins:
+            r["crop_pck01_by_margin"] = framing_pck(name, ref, items, margins)
         log(json.dumps(r))
         result["crops_3d"].append(r)
     # live 2D, Demo_MultiPerson views

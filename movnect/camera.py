@@ -18,6 +18,10 @@ Conventions (pinned by tests/movnect/test_camera.py):
     2D files near the image border.
   * A crop is a square box (x0, y0, side) in image pixels resampled to `crop_size` pixels:
     u_crop = (u - x0) * crop_size / side.
+  * Training framing: a person's crop is centred on the box of their joints with side
+    (1 + 2 CROP_MARGIN) x its larger side (what prepare-h36m and the renderers store by default, what
+    the tracker's padding and the person detector's box reproduce). Files stored with a wider
+    margin are zoomed back to it by the Dataset (movnect.data.transforms.framing_zoom).
 """
 from __future__ import annotations
 
@@ -149,6 +153,8 @@ def unproject(uv: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics, distort
 
 # ---------------------------------------------------------------------------------------------
 # Crops
+
+CROP_MARGIN = 0.2  # the training framing (module docstring)
 
 
 @dataclass(frozen=True)

@@ -358,6 +358,9 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="anny: worker processes")
     p.add_argument("--crop-size", type=int, default=256, help="anny: crop side in pixels")
     p.add_argument("--frames-per-sequence", type=int, default=8, help="anny: rows per body/motion/camera/room")
+    p.add_argument("--crop-margin", type=float, default=0.2,
+                   help="anny: crop side = (1 + 2 m) x the joints' extent; above the training framing (0.2) the "
+                        "wider context is kept in the file and the Dataset zooms back in (docs/data.md)")
     p.add_argument("--msaa", type=int, default=4, choices=(0, 2, 4),
                    help="anny: anti-aliasing samples (0 = off, about twice the rows per second)")
     p.add_argument("--overwrite", action="store_true", help="anny: replace an existing output file")
@@ -382,7 +385,8 @@ def _run_synth_anny(args: argparse.Namespace) -> int:
 
     require()  # one-line error before anything is created when anny or moderngl is missing
     opts = SynthOptions(rows=args.rows, seed=args.seed, crop_size=args.crop_size,
-                        frames=args.frames_per_sequence, workers=args.workers, msaa=args.msaa)
+                        frames=args.frames_per_sequence, margin=args.crop_margin, workers=args.workers,
+                        msaa=args.msaa)
     with tqdm(total=opts.sequences * opts.frames, desc="anny", unit="row", disable=args.no_progress) as bar:
         try:
             s = synthesize(args.out, opts, lambda done, total: bar.update(done - bar.n), overwrite=args.overwrite)

@@ -6,6 +6,11 @@ mm, masks and metadata. The HDF5 file is opened lazily, once per process (DataLo
 each get their own handle; h5py handles must not cross a fork). Only the small index columns
 are read up front.
 
+Framing: a file stored with a wider margin than the training framing (movnect.camera.CROP_MARGIN;
+e.g. `movnect synth --crop-margin 0.5`) is zoomed back to it (`framing_zoom`): `raw()` returns the
+reframed crop and box, and training samples are warped from the stored crop in one affine map
+with the augmentation, so zooming out or rotating shows the stored scene instead of black.
+
 Augmentation randomness: with an integer `seed` it comes from
 `numpy.random.default_rng([seed, epoch, row])` (call `set_epoch` at each epoch start); with
 seed=None it is drawn from numpy's global RNG, which the training loop seeds per item from
@@ -26,7 +31,7 @@ from movnect import skeleton
 from movnect.camera import CropBox, image_to_crop
 from movnect.codec import Codec
 from movnect.data.h36m import open_h36m
-from movnect.data.transforms import NO_AUGMENT, AugmentConfig, augment
+from movnect.data.transforms import NO_AUGMENT, AugmentConfig, augment, framing_zoom, reframe_affine
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
@@ -87,6 +92,7 @@ class H36MDataset(Dataset):
             self.action_names = [_s(x) for x in f["names/actions"][...]]
             self.camera_names = [_s(x) for x in f["names/cameras"][...]]
             n = int(f.attrs["rows"])
+            self.zoom = framing_zoom(float(f.attrs.get("margin", 0.0)))
         if len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= n):
             raise ValueError(f"row numbers outside 0..{n - 1} for {self.path}")
         self.epoch = 0
@@ -110,8 +116,10 @@ class H36MDataset(Dataset):
             self._pid = os.getpid()
         return self._file
 
-    def raw(self, i: int) -> dict[str, np.ndarray]:
-        """Un-augmented row i (of this dataset): RGB crop at the file's crop size and its labels."""
+    def raw(self, i: int, context: bool = False) -> dict[str, np.ndarray]:
+        """Un-augmented row i (of this dataset): RGB crop at the file's crop size and its labels,
+        in the training framing (a wider stored crop zoomed in, its box shrunk to match), or with
+        `context` the crop as stored (its wider margin, zoom `self.zoom` from the framing)."""
         row = int(self.rows[i])
         f = self._h5()
         jpg = f["images"][row]
@@ -119,6 +127,10 @@ class H36MDataset(Dataset):
         if bgr is None:
             raise ValueError(f"{self.path}: row {row} holds an unreadable JPEG")
         box = CropBox(*(float(v) for v in f["crop_box"][row]))
+        if self.zoom > 1.0 and not context:
+            s = bgr.shape[0]
+            bgr = cv2.warpAffine(bgr, reframe_affine(s, s, self.zoom), (s, s), flags=cv2.INTER_LINEAR)
+            box = CropBox.around(box.center, box.side / self.zoom)
         j2_img = f["joints2d"][row].astype(np.float64)
         j3_cam = f["joints3d"][row].astype(np.float64)
         # pseudo-labelled files (movnect label) carry a per-joint teacher confidence; rendered and
@@ -141,10 +153,17 @@ class H36MDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         if not 0 <= i < len(self.rows):
             raise IndexError(f"index {i} out of range for {len(self.rows)} samples")
-        r = self.raw(i)
-        image, j2 = r["image"], r["joints2d"]
         size = self.codec.config.input_size
-        if image.shape[0] != size:  # the network's crop differs from the stored one
+        r = self.raw(i, context=True)
+        image, j2 = r["image"], r["joints2d"]
+        pre = None
+        if self.zoom > 1.0:  # stored with context: one warp from it (shrunk first, area filter)
+            side = int(round(size * self.zoom))
+            if image.shape[0] > side:
+                j2 = j2 * (side / image.shape[0])
+                image = fit_crop(image, side)
+            pre = reframe_affine(image.shape[0], size, self.zoom)
+        elif image.shape[0] != size:  # the network's crop differs from the stored one
             j2 = j2 * (size / image.shape[0])
             image = fit_crop(image, size)
         j3 = skeleton.root_relative(r["joints3d_camera"])
@@ -161,7 +180,7 @@ class H36MDataset(Dataset):
         labelled = (r["confidence"] >= PSEUDO_LABEL_MIN_CONFIDENCE).astype(np.float32)
         masks = np.stack([labelled, labelled * (r["in_frame"] > 0)], axis=1)
         rng = augmentation_rng(self.seed, self.epoch, r["row"])
-        image, j2, j3, masks = augment(image, j2, j3, masks, self.augment, rng)
+        image, j2, j3, masks = augment(image, j2, j3, masks, self.augment, rng, pre=pre, out_size=size)
         j2_t = torch.from_numpy(np.ascontiguousarray(j2, dtype=np.float32))
         j3_t = torch.from_numpy(np.ascontiguousarray(j3, dtype=np.float32))
         mask_t = torch.from_numpy(np.ascontiguousarray(masks[:, 1], dtype=np.float32))

@@ -11,6 +11,9 @@ Geometry (one affine map per sample, applied with cv2.warpAffine to the crop and
     (movnect.skeleton.FLIP_PERM), so "left_wrist" stays the person's left wrist.
 Photometric: brightness, contrast and saturation jitter; synthetic occlusion by a random
 rectangle of noise (the joints under it keep their labels: the network must infer them).
+Framing: a crop stored with more context than the training framing (margin M above
+movnect.camera.CROP_MARGIN) is zoomed back in by `framing_zoom(M)` (`reframe_affine`, passed to
+`augment` as `pre`), so a zoom-out or a rotation shows the stored scene, not a black border.
 Everything is drawn from the `rng` passed in, so a sample is reproducible from its seed.
 """
 from __future__ import annotations
@@ -59,6 +62,31 @@ def affine_matrix(size: int, scale: float, theta: float, shift: tuple[float, flo
     return np.concatenate([a, t[:, None]], axis=1)
 
 
+def framing_zoom(stored_margin: float) -> float:
+    """Zoom (>= 1) that turns a crop framed with `stored_margin` (side = (1 + 2 m) x the joints'
+    extent) into the training framing (movnect.camera.CROP_MARGIN); 1.0 for tighter crops."""
+    from movnect.camera import CROP_MARGIN
+
+    return max(1.0, (1.0 + 2.0 * float(stored_margin)) / (1.0 + 2.0 * CROP_MARGIN))
+
+
+def reframe_affine(src: int, out: int, zoom: float) -> np.ndarray:
+    """(2, 3) map from the pixels of a (src, src) crop to those of the (out, out) crop of the
+    same centre and 1 / zoom its side: p -> zoom (out / src) p - (out / 2)(zoom - 1), which is
+    `image_to_crop` of the box CropBox.around(centre, side / zoom) (movnect.camera)."""
+    if src < 1 or out < 1 or not zoom > 0:
+        raise ValueError(f"reframe_affine: need src, out >= 1 and zoom > 0; got {src}, {out}, {zoom}")
+    k = zoom * out / src
+    t = -(out / 2.0) * (zoom - 1.0)
+    return np.array([[k, 0.0, t], [0.0, k, t]])
+
+
+def compose_affine(second: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """(2, 3) map `second` after `first` (both (2, 3))."""
+    a2, t2 = second[:, :2], second[:, 2:]
+    return np.concatenate([a2 @ first[:, :2], a2 @ first[:, 2:] + t2], axis=1)
+
+
 def rotate_z(joints3d: np.ndarray, theta: float) -> np.ndarray:
     """Rotate (J, 3) points about the camera z axis by theta, the same sense as affine_matrix."""
     cs, sn = math.cos(theta), math.sin(theta)
@@ -104,8 +132,8 @@ def occlude(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def augment(image: np.ndarray, joints2d: np.ndarray, joints3d: np.ndarray, mask: np.ndarray,
-            cfg: AugmentConfig, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            cfg: AugmentConfig, rng: np.random.Generator, pre: np.ndarray | None = None,
+            out_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Augment one sample.
 
     Args:
@@ -113,18 +141,32 @@ def augment(image: np.ndarray, joints2d: np.ndarray, joints3d: np.ndarray, mask:
         joints2d: (J, 2) crop pixels. joints3d: (J, 3) root-relative mm. mask: (J,) 2D label mask,
             or (J, K) several per-joint masks (each row follows its joint under flips).
         cfg, rng: settings and the random generator (the only source of randomness).
+        pre: optional (2, 3) map from this crop's pixels to the output crop's, applied before
+            the random geometry (and even with augmentation off): `reframe_affine` for a crop
+            stored with wider context. out_size: the output side (default S).
     Returns:
         (image, joints2d, joints3d, mask) transformed consistently; inputs are not modified.
     """
     if image.ndim != 3 or image.shape[0] != image.shape[1] or image.shape[2] != 3:
         raise ValueError(f"augment: expected a square (S, S, 3) crop, got {image.shape}")
+    size = int(out_size or image.shape[0])
+    if pre is not None and np.shape(pre) != (2, 3):
+        raise ValueError(f"augment: pre must be a (2, 3) affine map, got shape {np.shape(pre)}")
     if not cfg.enabled:
-        return image, joints2d, joints3d, mask
-    size = image.shape[0]
+        if pre is None and size == image.shape[0]:
+            return image, joints2d, joints3d, mask
+        m = pre if pre is not None else reframe_affine(image.shape[0], size, 1.0)
+        image = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=(0, 0, 0))
+        return image, joints2d @ m[:, :2].T + m[:, 2], joints3d, mask
     s = rng.uniform(1 - cfg.scale, 1 + cfg.scale)
     theta = math.radians(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)) if rng.random() < cfg.rotation_prob else 0.0
     shift = tuple(rng.uniform(-cfg.translate, cfg.translate, 2) * size)
     m = affine_matrix(size, s, theta, shift)
+    if pre is not None:
+        m = compose_affine(m, pre)
+    elif size != image.shape[0]:
+        m = compose_affine(m, reframe_affine(image.shape[0], size, 1.0))
     image = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                            borderValue=(0, 0, 0))
     joints2d = joints2d @ m[:, :2].T + m[:, 2]

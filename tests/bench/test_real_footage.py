@@ -36,3 +36,29 @@ def test_crop_pck_ignores_joints_outside_the_shared_set() -> None:
     others = [j for j in range(17) if j not in rf.SHARED]
     pred[others] = 1e4
     assert rf.crop_pck(pred, 160, ref) == 1.0
+
+
+def test_framing_pck_reframes_the_reference_with_each_margin(monkeypatch) -> None:
+    """A model that always answers the reference's 2D as framed at margin 0.2 scores 1 at 0.2
+    and less at margins whose crops put the person elsewhere: the reference 2D is re-framed."""
+    import movnect.demo
+    from movnect.camera import image_to_crop
+    from movnect.data.h36m import person_box
+
+    uv = np.zeros((17, 2))
+    uv[:, 0] = np.linspace(400.0, 600.0, 17)
+    uv[:, 1] = np.linspace(300.0, 900.0, 17)
+    size = 160
+    answer = _as_model_pixels(image_to_crop(uv, person_box(uv, 0.2), rf.CROP), size)
+
+    class Fixed:
+        codec = type("C", (), {"config": type("K", (), {"input_size": size})()})()
+
+        def __call__(self, crops):
+            assert crops.shape == (1, size, size, 3)
+            return type("Out", (), {"joints2d": answer[None]})()
+
+    monkeypatch.setattr(movnect.demo, "load_demo_estimator", lambda name: Fixed())
+    ref = {"videos": [[np.zeros((1200, 1000, 3), np.uint8)]]}
+    scores = rf.framing_pck("fixed", ref, [{"uv": uv, "view": 0, "t": 0}], [0.2, 0.45])
+    assert scores["0.2"] == 1.0 and scores["0.45"] < 0.5

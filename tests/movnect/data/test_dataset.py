@@ -131,3 +131,61 @@ def test_out_of_frame_joints_keep_3d_but_lose_the_heatmap_term(tiny_h5, tmp_path
         l[0, [j, 17 + j, 34 + j]] += 1.0      # and wrong X, Y, Z location maps
         hm, lc = parts(h, l)
         assert (hm > 0) == hm_acts and (lc > 0) == loc_acts, (j, hm, lc)
+
+
+def _widened_copy(src, dst, margin: float):
+    """A copy of a prepared file whose crops hold the same people with a wider margin: each
+    stored crop shrunk into the centre of a green surround, its box grown to match."""
+    import shutil
+
+    import cv2
+    import h5py
+
+    from movnect.camera import CropBox
+    from movnect.data.transforms import framing_zoom
+
+    shutil.copy(src, dst)
+    z = framing_zoom(margin)
+    with h5py.File(dst, "r+") as f:
+        s = int(f.attrs["crop_size"])
+        inner = int(round(s / z))
+        lo = (s - inner) // 2
+        for row in range(int(f.attrs["rows"])):
+            bgr = cv2.imdecode(np.asarray(f["images"][row], np.uint8), cv2.IMREAD_COLOR)
+            wide = np.zeros_like(bgr)
+            wide[...] = (0, 255, 0)
+            wide[lo:lo + inner, lo:lo + inner] = cv2.resize(bgr, (inner, inner), interpolation=cv2.INTER_AREA)
+            f["images"][row] = np.frombuffer(cv2.imencode(".jpg", wide, [cv2.IMWRITE_JPEG_QUALITY, 95])[1], np.uint8)
+            box = CropBox(*f["crop_box"][row])
+            f["crop_box"][row] = CropBox.around(box.center, box.side * s / inner).as_array()
+        f.attrs["margin"] = margin
+    return z
+
+
+def test_a_file_stored_with_wider_context_is_reframed_to_the_training_framing(tiny_h5, tmp_path):
+    """Crops stored with margin 0.5 give the same samples as the 0.2 crops of the same people:
+    raw() zooms in (box and joints as the tight file's), items carry the same 2D, and the images
+    agree up to resampling; a zoom-out augmentation shows the stored surround, not black."""
+    wide_path = tmp_path / "wide.h5"
+    z = _widened_copy(tiny_h5, wide_path, 0.5)
+    codec = Codec(CodecConfig(input_size=64))
+    tight, wide = H36MDataset(tiny_h5, codec), H36MDataset(wide_path, codec)
+    assert tight.zoom == 1.0 and wide.zoom == pytest.approx(z)
+    for i in (0, 5):
+        rt, rw = tight.raw(i), wide.raw(i)
+        np.testing.assert_allclose(rw["box"], rt["box"], rtol=0.02)
+        np.testing.assert_allclose(rw["joints2d"], rt["joints2d"], atol=0.02 * rt["image"].shape[0])
+        assert np.abs(rw["image"].astype(int) - rt["image"].astype(int)).mean() < 12
+        st, sw = tight[i], wide[i]
+        np.testing.assert_allclose(sw["joints2d"], st["joints2d"], atol=0.02 * 64)
+        assert (sw["image"] - st["image"]).abs().mean() < 0.25   # normalised units
+        assert wide.raw(i, context=True)["image"][0, 0].tolist() == pytest.approx([0, 255, 0], abs=8)
+    zoom_out = AugmentConfig(scale=0.25,  # never beyond the stored 1.43x context
+                             rotation_prob=0.0, translate=0.0, flip_prob=0.0, color_jitter=0.0,
+                             occlusion_prob=0.0)
+    wa, ta = H36MDataset(wide_path, codec, augment=zoom_out), H36MDataset(tiny_h5, codec, augment=zoom_out)
+    corners = [(wa[i]["image"][:, 0, 0], ta[i]["image"][:, 0, 0]) for i in range(len(wa))]
+    black = codec.normalize(torch.zeros(1, 3, 1, 1, dtype=torch.uint8))[0, :, 0, 0]
+    green = codec.normalize(torch.tensor([0, 255, 0], dtype=torch.uint8).view(1, 3, 1, 1))[0, :, 0, 0]
+    out = [(w, t) for w, t in corners if torch.allclose(t, black, atol=1e-4)]   # tight file zoomed out
+    assert out and all(torch.allclose(w, green, atol=0.2) for w, _ in out)

@@ -66,3 +66,52 @@ def test_occlusion_and_jitter_keep_shape_and_dtype():
     assert occ.shape == img.shape and occ.dtype == np.uint8 and (occ != img).any()
     jit = tf.color_jitter(img, 0.3, rng)
     assert jit.dtype == np.uint8 and jit.shape == img.shape
+
+
+def test_reframe_and_compose_hand_computed():
+    from movnect.camera import CropBox, image_to_crop
+    from movnect.data.transforms import compose_affine, framing_zoom, reframe_affine
+
+    assert framing_zoom(0.5) == pytest.approx(2.0 / 1.4) and framing_zoom(0.2) == 1.0 and framing_zoom(0.1) == 1.0
+    # a point of the image seen in a wide box and in the box of the same centre and 1/z the side
+    box = CropBox(10.0, 20.0, 200.0)
+    z, uv = 1.6, np.array([[60.0, 140.0], [110.0, 120.0]])
+    narrow = CropBox.around(box.center, box.side / z)
+    m = reframe_affine(256, 128, z)
+    wide_px = image_to_crop(uv, box, 256)
+    np.testing.assert_allclose(wide_px @ m[:, :2].T + m[:, 2], image_to_crop(uv, narrow, 128), atol=1e-9)
+    np.testing.assert_allclose(reframe_affine(100, 100, 2.0), [[2.0, 0.0, -50.0], [0.0, 2.0, -50.0]])
+    a, b = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([[0.5, 0.0, 1.0], [0.0, 2.0, -1.0]])
+    h = lambda x: np.vstack([x, [0.0, 0.0, 1.0]])  # noqa: E731
+    np.testing.assert_allclose(compose_affine(a, b), (h(a) @ h(b))[:2])
+    with pytest.raises(ValueError, match="zoom"):
+        reframe_affine(10, 10, 0.0)
+
+
+def test_pre_map_zooms_into_stored_context_instead_of_black():
+    """A crop stored with a green surround around the person's square: with `pre` (the
+    reframing) a zoom-out shows green where, without it, the same zoom of the tight crop shows
+    black; with augmentation off, `pre` alone is applied."""
+    from movnect.data.transforms import reframe_affine
+
+    s, z = 140, 2.0
+    wide = np.zeros((s, s, 3), np.uint8)
+    wide[...] = (0, 255, 0)
+    wide[35:105, 35:105] = (200, 50, 50)  # the tight crop's content, 1/z of the side
+    tight = np.full((70, 70, 3), (200, 50, 50), np.uint8)
+    j2 = np.random.default_rng(1).uniform(40.0, 100.0, (17, 2))  # wide-crop pixels
+    j3, mask = np.zeros((17, 3)), np.ones(17)
+    cfg = tf.AugmentConfig(scale=0.45, rotation_prob=0.0, translate=0.0, flip_prob=0.0, color_jitter=0.0,
+                        occlusion_prob=0.0)
+    greens, blacks = [], []
+    for seed in range(8):
+        a, ja, _, _ = tf.augment(wide, j2, j3, mask, cfg, np.random.default_rng(seed), pre=reframe_affine(s, 64, z), out_size=64)
+        b, jb, _, _ = tf.augment(tight, j2 - 35.0, j3, mask, cfg, np.random.default_rng(seed), out_size=64)
+        np.testing.assert_allclose(ja, jb, atol=1e-9)  # same geometry either way
+        greens.append(a[0, 0].tolist())
+        blacks.append(b[0, 0].tolist())
+    zoomed_out = [g for g, k in zip(greens, blacks) if k == [0, 0, 0]]
+    assert zoomed_out and all(g == [0, 255, 0] for g in zoomed_out)
+    off, j_off, _, _ = tf.augment(wide, j2, j3, mask, tf.NO_AUGMENT, np.random.default_rng(0), pre=reframe_affine(s, 64, z), out_size=64)
+    assert off.shape == (64, 64, 3) and off[2, 2].tolist() == [200, 50, 50] and off[61, 61].tolist() == [200, 50, 50]
+    np.testing.assert_allclose(j_off, j2 * (128 / 140) - 32.0, atol=1e-9)
