@@ -12,11 +12,29 @@
 # silently (missing seeds are listed). Environment: PARALLEL (12), BUDGETS (1,4,10), SEEDS (3),
 # LRS (3e-3,6e-3), DWPOSE_WEIGHTS (ours,dwpose), DATA (data/synth), PYTHON (python3).
 # Untested on a GPU when written (no device in that session): check WORK/result.json "not_run".
+#
+# The device image lacks cdflib (the release's CDF files are written and read with it), so it
+# travels as a wheel: here, once, `bench/distill_gain_cuda.sh --prepare` (puts it in .whl), then
+# run(command="bench/distill_gain_cuda.sh $OUT/sweep", carry=[".whl"], timeout_s=600).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = "--prepare" ]; then
+  mkdir -p "$HERE/../.whl"
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    -d "$HERE/../.whl" cdflib==1.3.16
+  ls "$HERE/../.whl"
+  exit 0
+fi
 WORK=${1:-bench_out/distill_gain_cuda}
 [ $# -gt 0 ] && shift
-HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
+REPO=$(cd "$HERE/.." && pwd)
+export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}   # the package is not installed there: run from source
+if ! "$PY" -c "import cdflib" 2>/dev/null; then
+  ls "$REPO"/.whl/cdflib-*.whl >/dev/null 2>&1 || { echo "cdflib missing: run bench/distill_gain_cuda.sh --prepare here and carry .whl"; exit 2; }
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$REPO"/.whl/cdflib-*.whl
+  export PYTHONPATH=/tmp/site:$PYTHONPATH
+fi
 DATA=${DATA:-data/synth}
 mkdir -p "$WORK"
 t0=$(date +%s)
