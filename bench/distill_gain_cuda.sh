@@ -15,7 +15,7 @@
 #
 # The device image lacks cdflib (the release's CDF files are written and read with it), so it
 # travels as a wheel: here, once, `bench/distill_gain_cuda.sh --prepare` (puts it in .whl), then
-# run(command="bench/distill_gain_cuda.sh $OUT/sweep", carry=[".whl"], timeout_s=600).
+# run(command="RESULTS=$OUT bench/distill_gain_cuda.sh", carry=[".whl"], timeout_s=600).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ "${1:-}" = "--prepare" ]; then
@@ -40,8 +40,20 @@ mkdir -p "$WORK"
 t0=$(date +%s)
 "$PY" "$HERE/synthetic_data.py" --out "$DATA" --processes "${DATA_PROCS:-7}" >"$WORK/data.log" 2>&1
 echo "data ready: $(( $(date +%s) - t0 )) s"
+# RESULTS (e.g. $OUT): where result.json, runs.jsonl and the logs are copied, runs.jsonl as runs
+# finish (the device tool brings back at most 8 files, so WORK itself stays outside $OUT)
+copy() { [ -n "${RESULTS:-}" ] && mkdir -p "$RESULTS" && for f in result.json runs.jsonl stderr.log data.log; do
+           [ -f "$WORK/$f" ] && cp "$WORK/$f" "$RESULTS/$f"; done; return 0; }
+( while sleep 30; do copy; done ) &
+copier=$!
+set +e
 "$PY" "$HERE/distill_gain.py" --device cuda --work "$WORK" --data "$DATA" \
   --parallel "${PARALLEL:-12}" --threads 1 --seeds "${SEEDS:-3}" --budgets "${BUDGETS:-1,4,10}" \
   --lrs "${LRS:-3e-3,6e-3}" --augment off --teacher-augment off --dwpose-weights "${DWPOSE_WEIGHTS:-ours,dwpose}" \
   --deadline-s "$(( ${DEADLINE_S:-540} - ($(date +%s) - t0) ))" "$@" >"$WORK/stdout.json" 2>"$WORK/stderr.log"
-echo "total: $(( $(date +%s) - t0 )) s; table: $WORK/result.json"
+rc=$?
+set -e
+kill "$copier" 2>/dev/null || true
+copy
+echo "total: $(( $(date +%s) - t0 )) s, exit $rc; table: $WORK/result.json${RESULTS:+ (copied to $RESULTS)}"
+exit $rc
