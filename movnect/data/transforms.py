@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from movnect import skeleton
+from movnect.camera import CROP_MARGIN
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,6 @@ def affine_matrix(size: int, scale: float, theta: float, shift: tuple[float, flo
 def framing_zoom(stored_margin: float) -> float:
     """Zoom (>= 1) that turns a crop framed with `stored_margin` (side = (1 + 2 m) x the joints'
     extent) into the training framing (movnect.camera.CROP_MARGIN); 1.0 for tighter crops."""
-    from movnect.camera import CROP_MARGIN
-
     return max(1.0, (1.0 + 2.0 * float(stored_margin)) / (1.0 + 2.0 * CROP_MARGIN))
 
 
@@ -152,10 +151,12 @@ def augment(image: np.ndarray, joints2d: np.ndarray, joints3d: np.ndarray, mask:
     size = int(out_size or image.shape[0])
     if pre is not None and np.shape(pre) != (2, 3):
         raise ValueError(f"augment: pre must be a (2, 3) affine map, got shape {np.shape(pre)}")
+    if pre is None and size != image.shape[0]:
+        pre = reframe_affine(image.shape[0], size, 1.0)  # a plain resize to the output side
     if not cfg.enabled:
-        if pre is None and size == image.shape[0]:
+        if pre is None:
             return image, joints2d, joints3d, mask
-        m = pre if pre is not None else reframe_affine(image.shape[0], size, 1.0)
+        m = pre
         image = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                borderValue=(0, 0, 0))
         return image, joints2d @ m[:, :2].T + m[:, 2], joints3d, mask
@@ -165,8 +166,6 @@ def augment(image: np.ndarray, joints2d: np.ndarray, joints3d: np.ndarray, mask:
     m = affine_matrix(size, s, theta, shift)
     if pre is not None:
         m = compose_affine(m, pre)
-    elif size != image.shape[0]:
-        m = compose_affine(m, reframe_affine(image.shape[0], size, 1.0))
     image = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                            borderValue=(0, 0, 0))
     joints2d = joints2d @ m[:, :2].T + m[:, 2]
