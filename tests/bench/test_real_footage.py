@@ -62,3 +62,86 @@ def test_framing_pck_reframes_the_reference_with_each_margin(monkeypatch) -> Non
     ref = {"videos": [[np.zeros((1200, 1000, 3), np.uint8)]]}
     scores = rf.framing_pck("fixed", ref, [{"uv": uv, "view": 0, "t": 0}], [0.2, 0.45])
     assert scores["0.2"] == 1.0 and scores["0.45"] < 0.5
+
+
+def test_live_starts_spread_over_the_first_quarter() -> None:
+    assert rf.live_starts(100, 6) == [0, 4, 8, 12, 17, 21]
+    assert rf.live_starts(100, 1) == [0]
+    import pytest
+    with pytest.raises(ValueError, match="at least one"):
+        rf.live_starts(100, 0)
+
+
+def test_live_over_starts_runs_a_fresh_runner_per_start_and_averages() -> None:
+    # one person on every frame; a runner that needs two frames to acquire, then is exact
+    ref = _reference()
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 10
+    people = [[(0, ref)] for _ in frames]
+
+    def make_runner():
+        calls = [0]
+
+        def run(frame):
+            calls[0] += 1
+            return ref if calls[0] > 2 else None
+        return run
+
+    out = rf.live_over_starts(frames, people, make_runner, [0, 5])
+    # start 0: 10 frames, 8 right -> 0.8; start 5: 5 frames, 3 right -> 0.6
+    assert out["pck01_by_start"] == [0.8, 0.6]
+    assert out["pck01"] == 0.7 and out["pck01_sd"] == 0.1
+    assert out["person_frames"] == 7.5 and out["followed_frames"] == 5.5 and out["box_switches"] == 0
+
+
+def test_detector_crop_pck_cuts_the_scaled_detection(monkeypatch) -> None:
+    """A model that always answers the reference's 2D as it lies in the crop of the raw box
+    scores 1 at scale 1 and less when the box is scaled: the crop follows the scaled box."""
+    import movnect.demo
+    from movnect.camera import CropBox, image_to_crop
+
+    uv = np.zeros((17, 2))
+    uv[:, 0] = np.linspace(400.0, 600.0, 17)
+    uv[:, 1] = np.linspace(300.0, 900.0, 17)
+    raw = CropBox.around((500.0, 600.0), 900.0)
+    size = 160
+    answer = _as_model_pixels(image_to_crop(uv, raw, rf.CROP), size)
+
+    class Fixed:
+        codec = type("C", (), {"config": type("K", (), {"input_size": size})()})()
+
+        def __call__(self, crops):
+            assert crops.shape == (1, size, size, 3)
+            return type("Out", (), {"joints2d": answer[None]})()
+
+    monkeypatch.setattr(movnect.demo, "load_demo_estimator", lambda name: Fixed())
+    items = [{"frame": np.zeros((1200, 1000, 3), np.uint8), "raw_box": raw, "uv": uv}]
+    assert rf.detector_crop_pck("fixed", items, 1.0) == 1.0
+    # at scale 0.7 about the centre c the answer lands at c + 0.7 (p - c): error 0.3 |p - c| px
+    # against 0.1 x the 600-px extent
+    dist = np.linalg.norm(uv[rf.SHARED] - np.array(raw.center), axis=-1)
+    assert rf.detector_crop_pck("fixed", items, 0.7) == round(float(np.mean(0.3 * dist < 60.0)), 3)
+
+
+def test_detector_items_pair_each_person_with_the_nearest_detection(monkeypatch) -> None:
+    import movnect.blazepose.pose as pose
+    from movnect.blazepose.detector import Detection
+
+    uv = np.zeros((17, 2))
+    uv[:, 0] = np.linspace(400.0, 600.0, 17)
+    uv[:, 1] = np.linspace(300.0, 900.0, 17)   # training box centred at (500, 600), side 840
+    near = Detection(np.zeros(4), np.array([[510.0, 620.0], [510.0, 300.0], [0, 0], [0, 0]]), 0.9)
+    far = Detection(np.zeros(4), np.array([[900.0, 620.0], [900.0, 300.0], [0, 0], [0, 0]]), 0.9)
+
+    class Finder:
+        def __init__(self):
+            pass
+
+        def find(self, frame):
+            return [far, near]
+
+    monkeypatch.setattr(pose, "PersonFinder", Finder)
+    frames = [np.zeros((1200, 1000, 3), np.uint8)] * 3
+    outside = uv + np.array([700.0, 0.0])          # partly outside the 1000-px-wide frame: skipped
+    items = rf.detector_items(frames, [[(0, uv), (1, outside)]] * 3, step=2)
+    assert len(items) == 2                          # frames 0 and 2, one person each
+    assert items[0]["raw_box"].center == (510.0, 620.0) and items[0]["raw_box"].side == 800.0
