@@ -34,11 +34,25 @@ def _model_file(variant: str) -> str:
     return str(assets.asset_path(f"pose_landmark_{variant}"))
 
 
-def person_box(det: Detection) -> CropBox:
+# The detector's region (MediaPipe's: side 2.5 x the body-circle radius) is larger than the
+# training crops' framing (side 1.4 x the true joints' larger extent, CROP_MARGIN 0.2): on
+# rendered people with exact joints (`python bench/detector_framing.py --data
+# data/anny/anny_s24_m05_24k.h5`, 1,000 S8 crops, 699 measured) the median side ratio is 1.057
+# (quartiles 0.98 / 1.16; 1.043 on the test subjects S9 S11), so the boxes are scaled by 1 / 1.057.
+DETECTOR_BOX_SCALE = 0.946
+
+
+def raw_person_box(det: Detection) -> CropBox:
     """Square box in image pixels, axis-aligned, around a detection: centred on the mid-hip,
-    side 2.5 x the body-circle radius (MediaPipe's region, unrotated), which matches the
-    training crops' framing (1.4 x the joints' extent) within ~10 % for a standing person."""
+    side MediaPipe's region (2.5 x the body-circle radius, unrotated)."""
     return CropBox.around((float(det.keypoints[0, 0]), float(det.keypoints[0, 1])), det.roi().side)
+
+
+def person_box(det: Detection) -> CropBox:
+    """`raw_person_box` scaled by DETECTOR_BOX_SCALE: the detection in the training crops'
+    framing (side 1.4 x the joints' larger extent; median over rendered people)."""
+    raw = raw_person_box(det)
+    return CropBox.around(raw.center, raw.side * DETECTOR_BOX_SCALE)
 
 
 def tiles(height: int, width: int, overlap: float = 1.0 / 3.0) -> list[tuple[int, int, int]]:

@@ -4,8 +4,8 @@ Each input (a video file, or a folder of images) is read frame by frame (every `
 the BlazePose person detector (`movnect.blazepose.pose.PersonFinder`: whole frame plus square
 tiles of wide frames) finds the people, and the `max_people` most confident whose box side is at
 least `min_side` px are cut out as square crops framed like the training crops
-(`movnect.blazepose.pose.person_box`: centred on the mid-hip, side 2.5 x the body-circle radius,
-the training crops' 1.4 x joint extent within ~10 % for a standing person), resampled to
+(`movnect.blazepose.pose.person_box`: centred on the mid-hip, side 2.5 x the body-circle radius
+x DETECTOR_BOX_SCALE, the training crops' 1.4 x joint extent in the median over rendered people), resampled to
 `crop_size` px and stored as JPEG. No label of any kind is written: on these rows only a teacher
 can supervise (MoVNect mimicry / DWPose terms, `movnect distill`), see `UnlabelledCrops`.
 

@@ -108,3 +108,19 @@ def test_world_landmarks_are_in_camera_axes(finder):
     assert angle < 35.0, angle
     head, feet = skeleton.JOINT_NAMES.index("head"), [3, 6]
     assert ref[2][head, 1] < ref[2][feet, 1].min()  # y down
+
+
+def test_person_box_is_the_raw_region_scaled_to_the_training_framing() -> None:
+    """Hand-built detection: mid-hip (300, 400), body-circle point 100 px above it, so
+    MediaPipe's region has side 2 x 100 x 1.25 = 250 px around the mid-hip."""
+    from movnect.blazepose import pose
+    from movnect.blazepose.detector import Detection
+
+    kp = np.array([[300.0, 400.0], [300.0, 300.0], [300.0, 250.0], [300.0, 200.0]])
+    det = Detection(np.array([200.0, 150.0, 400.0, 650.0]), kp, 0.9)
+    raw = pose.raw_person_box(det)
+    assert raw.side == pytest.approx(250.0) and raw.center == pytest.approx((300.0, 400.0))
+    box = pose.person_box(det)
+    assert box.center == pytest.approx(raw.center)
+    assert box.side == pytest.approx(250.0 * pose.DETECTOR_BOX_SCALE)
+    assert 0.8 < pose.DETECTOR_BOX_SCALE < 1.0
