@@ -161,3 +161,51 @@ def _unwrap(model: nn.Module) -> nn.Module:
     while hasattr(model, "module") and isinstance(model.module, nn.Module):
         model = model.module
     return getattr(model, "_orig_mod", model)
+
+
+def average_checkpoints(paths: list[str | Path], weights: list[float] | None = None) -> dict[str, Any]:
+    """A weight-space average ("model soup", Wortsman et al. 2022) of checkpoints of one
+    architecture and codec, e.g. fine-tunes that share a parent: every floating-point tensor
+    (weights and BatchNorm running statistics) is the weighted mean, integer buffers
+    (num_batches_tracked) come from the first file. Returns a checkpoint dict (no training
+    state) whose `extra["average_of"]` lists the files and their normalised weights.
+
+    Raises CheckpointError when the files disagree on model config, codec or tensor names and
+    shapes, or the weights are not positive.
+    """
+    if len(paths) < 2:
+        raise CheckpointError(f"averaging needs at least two checkpoints, got {len(paths)}")
+    w = [1.0] * len(paths) if weights is None else [float(x) for x in weights]
+    if len(w) != len(paths) or not all(x > 0 for x in w):
+        raise CheckpointError(f"need one positive weight per checkpoint, got {weights} for {len(paths)} files")
+    total = sum(w)
+    w = [x / total for x in w]
+    cks = [read_checkpoint(p) for p in paths]
+    first = cks[0]
+    for p, c in zip(paths[1:], cks[1:]):
+        for key in ("model_config", "codec"):
+            if c[key] != first[key]:
+                raise CheckpointError(f"{p}: its {key} differs from {paths[0]}'s; only one architecture can be averaged")
+        if c["model"].keys() != first["model"].keys() or any(
+                c["model"][k].shape != v.shape for k, v in first["model"].items()):
+            raise CheckpointError(f"{p}: its tensors differ in names or shapes from {paths[0]}'s")
+    state: dict[str, torch.Tensor] = {}
+    for k, v in first["model"].items():
+        if v.is_floating_point():
+            state[k] = sum(wi * c["model"][k].double() for wi, c in zip(w, cks)).to(v.dtype)
+        else:
+            state[k] = v.clone()
+    return {"format": FORMAT, "model_config": first["model_config"], "codec": first["codec"], "model": state,
+            "extra": {"average_of": [_part(p, c, wi) for p, c, wi in zip(paths, cks, w)]},
+            "version": __version__, "git": git_revision()}
+
+
+def _part(path: str | Path, ckpt: dict[str, Any], weight: float) -> dict[str, Any]:
+    """Provenance of one averaged checkpoint: its file, weight, git, step and training data."""
+    extra = ckpt.get("extra", {})
+    step = extra.get("position", {}).get("step", extra.get("step"))
+    data = extra.get("run_config", {}).get("data", extra.get("data", {})).get("h36m")
+    out = {"path": str(path), "weight": round(weight, 6), "git": ckpt.get("git", "unknown"), "step": step, "data": data}
+    if "source_checkpoint" in extra:  # an embedded weights-only file names where it came from
+        out["source_checkpoint"] = extra["source_checkpoint"]
+    return out

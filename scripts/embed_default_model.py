@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": run.get("data", {}),
         "note": args.note,
     }
+    if "average_of" in extra:  # a weight-space average (scripts/average_checkpoints.py): name its parts
+        provenance["average_of"] = extra["average_of"]
     save_checkpoint(args.out, model, cfg, codec, extra=provenance)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     if args.no_tflite:

@@ -102,3 +102,46 @@ def test_embedded_default_model_loads_weights_only():
     assert torch.serialization.get_unsafe_globals_in_checkpoint(DEFAULT_MODEL_FILE) == []
     model, cfg, _codec, _ = ck.load_model(DEFAULT_MODEL_FILE)
     assert cfg.name and not model.training
+
+
+def test_average_checkpoints_is_the_weighted_mean_and_loads(tmp_path):
+    from movnect.models import build_model
+
+    cfg = ModelConfig(name="movnect", width=0.25)
+    codec = Codec(CodecConfig())
+    a, b = build_model(cfg), build_model(cfg)
+    with torch.no_grad():
+        for p in b.parameters():
+            p.add_(1.0)
+    for m in b.modules():  # make b's BatchNorm statistics differ too
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_var.fill_(3.0)
+            m.num_batches_tracked.fill_(9)
+    ck.save_checkpoint(tmp_path / "a.pt", a, cfg, codec)
+    ck.save_checkpoint(tmp_path / "b.pt", b, cfg, codec)
+    avg = ck.average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"], [1.0, 3.0])
+    sa, sb = a.state_dict(), b.state_dict()
+    for k, v in avg["model"].items():
+        if v.is_floating_point():
+            assert torch.allclose(v, 0.25 * sa[k] + 0.75 * sb[k], atol=1e-6), k
+        else:
+            assert torch.equal(v, sa[k]), k  # integer buffers from the first file
+    assert [e["weight"] for e in avg["extra"]["average_of"]] == [0.25, 0.75]
+    ck.atomic_torch_save(avg, tmp_path / "soup.pt")
+    model, cfg2, _, _ = ck.load_model(tmp_path / "soup.pt")
+    assert cfg2 == cfg and torch.allclose(model.state_dict()[k], avg["model"][k])
+
+
+def test_average_checkpoints_refuses_mixed_architectures_and_bad_weights(tmp_path):
+    from movnect.models import build_model
+
+    codec = Codec(CodecConfig())
+    for name, width in (("a", 0.25), ("b", 0.5)):
+        cfg = ModelConfig(name="movnect", width=width)
+        ck.save_checkpoint(tmp_path / f"{name}.pt", build_model(cfg), cfg, codec)
+    with pytest.raises(ck.CheckpointError, match="model_config differs"):
+        ck.average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"])
+    with pytest.raises(ck.CheckpointError, match="positive weight"):
+        ck.average_checkpoints([tmp_path / "a.pt", tmp_path / "a.pt"], [1.0, 0.0])
+    with pytest.raises(ck.CheckpointError, match="at least two"):
+        ck.average_checkpoints([tmp_path / "a.pt"])
