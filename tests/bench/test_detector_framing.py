@@ -3,7 +3,6 @@ raw box over the training box of the true joints, and narrow-margin files are re
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
