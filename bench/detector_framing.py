@@ -29,6 +29,7 @@ def measure(data: Path, subjects: tuple[str, ...], rows: int, seed: int) -> dict
     from movnect.codec import Codec, CodecConfig
     from movnect.data.dataset import H36MDataset
     from movnect.data.h36m import person_box
+    from real_footage import nearest_detection  # bench/ is on sys.path when this file runs
 
     ds = H36MDataset(data, Codec(CodecConfig()), subjects=subjects)
     if ds.zoom < 1.3:
@@ -43,14 +44,12 @@ def measure(data: Path, subjects: tuple[str, ...], rows: int, seed: int) -> dict
             partial += 1
             continue
         truth = person_box(r["joints2d"], CROP_MARGIN)
-        dets = [raw_person_box(d) for d in finder.find(r["image"])]
-        near = min(dets, key=lambda b: np.hypot(*np.subtract(b.center, truth.center)), default=None)
-        off = None if near is None else float(np.hypot(*np.subtract(near.center, truth.center))) / truth.side
-        if off is None or off > 0.3:
+        near = nearest_detection([raw_person_box(d) for d in finder.find(r["image"])], truth)
+        if near is None:
             missed += 1
             continue
         ratio.append(near.side / truth.side)
-        offset.append(off)
+        offset.append(float(np.hypot(*np.subtract(near.center, truth.center))) / truth.side)
         if (k + 1) % 200 == 0:
             print(f"[detector_framing] {k + 1}/{len(pick)} crops", file=sys.stderr, flush=True)
     if not ratio:

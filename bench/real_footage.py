@@ -268,6 +268,14 @@ def framing_pck(name: str, ref: dict, items: list[dict], margins: list[float]) -
     return out
 
 
+def nearest_detection(boxes: list[CropBox], truth: CropBox, max_offset: float = 0.3) -> CropBox | None:
+    """The box whose centre is nearest truth's, if within max_offset x truth's side, else None."""
+    def offset(b: CropBox) -> float:
+        return float(np.hypot(*np.subtract(b.center, truth.center)))
+    near = min(boxes, key=offset, default=None)
+    return near if near is not None and offset(near) <= max_offset * truth.side else None
+
+
 def detector_items(frames: list[np.ndarray], people_2d: list[list[tuple[int, np.ndarray]]], step: int = 2) -> list[dict]:
     """Every step-th frame's reference people (wholly inside the frame) with the detection
     nearest each (raw MediaPipe region, `raw_person_box`; centre within 0.3 x the person's
@@ -283,9 +291,8 @@ def detector_items(frames: list[np.ndarray], people_2d: list[list[tuple[int, np.
             continue
         dets = [raw_person_box(d) for d in finder.find(frames[t])]
         for _, uv in inside:
-            truth = person_box(uv, 0.2)
-            near = min(dets, key=lambda b: float(np.hypot(*np.subtract(b.center, truth.center))), default=None)
-            if near is not None and np.hypot(*np.subtract(near.center, truth.center)) <= 0.3 * truth.side:
+            near = nearest_detection(dets, person_box(uv, 0.2))
+            if near is not None:
                 out.append({"frame": frames[t], "raw_box": near, "uv": uv})
     return out
 

@@ -19,6 +19,18 @@ def _as_model_pixels(uv_crop: np.ndarray, size: int) -> np.ndarray:
     return (uv_crop + 0.5) * (size / rf.CROP) - 0.5
 
 
+class _Fixed:
+    """A stand-in estimator that answers `answer` (17, 2 model px) for every size x size crop."""
+
+    def __init__(self, answer: np.ndarray, size: int) -> None:
+        self.answer, self.size = answer, size
+        self.codec = type("C", (), {"config": type("K", (), {"input_size": size})()})()
+
+    def __call__(self, crops):
+        assert crops.shape == (1, self.size, self.size, 3)
+        return type("Out", (), {"joints2d": self.answer[None]})()
+
+
 def test_crop_pck_counts_joints_within_a_tenth_of_the_extent_at_any_model_size() -> None:
     ref = _reference()
     for size in (160, 256):
@@ -51,14 +63,7 @@ def test_framing_pck_reframes_the_reference_with_each_margin(monkeypatch) -> Non
     size = 160
     answer = _as_model_pixels(image_to_crop(uv, person_box(uv, 0.2), rf.CROP), size)
 
-    class Fixed:
-        codec = type("C", (), {"config": type("K", (), {"input_size": size})()})()
-
-        def __call__(self, crops):
-            assert crops.shape == (1, size, size, 3)
-            return type("Out", (), {"joints2d": answer[None]})()
-
-    monkeypatch.setattr(movnect.demo, "load_demo_estimator", lambda name: Fixed())
+    monkeypatch.setattr(movnect.demo, "load_demo_estimator", lambda name: _Fixed(answer, size))
     ref = {"videos": [[np.zeros((1200, 1000, 3), np.uint8)]]}
     scores = rf.framing_pck("fixed", ref, [{"uv": uv, "view": 0, "t": 0}], [0.2, 0.45])
     assert scores["0.2"] == 1.0 and scores["0.45"] < 0.5
@@ -106,14 +111,7 @@ def test_detector_crop_pck_cuts_the_scaled_detection(monkeypatch) -> None:
     size = 160
     answer = _as_model_pixels(image_to_crop(uv, raw, rf.CROP), size)
 
-    class Fixed:
-        codec = type("C", (), {"config": type("K", (), {"input_size": size})()})()
-
-        def __call__(self, crops):
-            assert crops.shape == (1, size, size, 3)
-            return type("Out", (), {"joints2d": answer[None]})()
-
-    monkeypatch.setattr(movnect.demo, "load_demo_estimator", lambda name: Fixed())
+    monkeypatch.setattr(movnect.demo, "load_demo_estimator", lambda name: _Fixed(answer, size))
     items = [{"frame": np.zeros((1200, 1000, 3), np.uint8), "raw_box": raw, "uv": uv}]
     assert rf.detector_crop_pck("fixed", items, 1.0) == 1.0
     # at scale 0.7 about the centre c the answer lands at c + 0.7 (p - c): error 0.3 |p - c| px
